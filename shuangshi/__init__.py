@@ -1,0 +1,1 @@
+"""Composition root: the ``shuangshi`` command line wires the engine and the workers together."""
