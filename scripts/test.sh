@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The full check: lint, format, types, layer contract, then every test. Fails on the first red step.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+"$root/scripts/bootstrap.sh"
+bin="$root/.venv/bin"
+
+echo "== ruff check";   "$bin/ruff" check .
+echo "== ruff format";  "$bin/ruff" format --check .
+echo "== mypy";         "$bin/mypy"
+echo "== import-linter"; "$bin/lint-imports"
+echo "== pytest"
+# pytest exits 5 when it collects no test: that is a failure here, like any other non-zero exit.
+"$bin/pytest" "$@"
