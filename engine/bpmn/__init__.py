@@ -1,0 +1,1 @@
+"""BPMN parsing and validation into an immutable process model the processor executes."""
