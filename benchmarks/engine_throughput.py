@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
+import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +26,8 @@ from pyzeebe.proto import gateway_pb2 as pb
 from pyzeebe.proto.gateway_pb2_grpc import GatewayServicer, add_GatewayServicer_to_server
 
 TASKS = 5
-ACTIVATE_BATCH = 64
+ACTIVATE_BATCH = 32
+MAX_RUNNING = 256
 
 PROCESS = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -157,47 +160,81 @@ def _start(target: Any, *args: Any) -> tuple[Any, int]:
     return process, port_queue.get(timeout=30)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _floor_round(jobs: int) -> float:
+    process, port = _start(_serve_floor)
+    try:
+        return jobs / asyncio.run(_run_workers(f"127.0.0.1:{port}", jobs))
+    finally:
+        process.terminate()
+
+
+def _engine_round(instances: int) -> tuple[float, float, float]:
+    """jobs/s, engine CPU ms per job, instances created per second."""
+    jobs = instances * TASKS
+    with tempfile.TemporaryDirectory() as tmp:
+        process, port = _start(_serve_engine, tmp)
+        try:
+            address = f"127.0.0.1:{port}"
+            started = time.perf_counter()
+            asyncio.run(_prepare_instances(address, instances, Path(tmp)))
+            created_per_s = instances / (time.perf_counter() - started)
+            cpu_before = _cpu_seconds(process.pid)
+            seconds = asyncio.run(_run_workers(address, jobs))
+            cpu_ms = (_cpu_seconds(process.pid) - cpu_before) / jobs * 1000
+        finally:
+            process.terminate()
+    return jobs / seconds, cpu_ms, created_per_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--instances", type=int, default=1000, help="process instances (5 jobs each)")
+    parser.add_argument(
+        "--instances", type=int, default=1000, help="process instances per round (5 jobs each)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating floor/engine rounds; medians reported"
+    )
     args = parser.parse_args()
     jobs = args.instances * TASKS
-
-    floor_process, floor_port = _start(_serve_floor)
-    try:
-        floor_seconds = asyncio.run(_run_workers(f"127.0.0.1:{floor_port}", jobs))
-    finally:
-        floor_process.terminate()
-    floor_rate = jobs / floor_seconds
-
-    with tempfile.TemporaryDirectory() as tmp:
-        engine_process, engine_port = _start(_serve_engine, tmp)
-        try:
-            address = f"127.0.0.1:{engine_port}"
-            prep_started = time.perf_counter()
-            asyncio.run(_prepare_instances(address, args.instances, Path(tmp)))
-            prep_seconds = time.perf_counter() - prep_started
-            engine_seconds = asyncio.run(_run_workers(address, jobs))
-            db_size = (Path(tmp) / "engine.sqlite3").stat().st_size
-        finally:
-            engine_process.terminate()
-    engine_rate = jobs / engine_seconds
-
+    floor_rates: list[float] = []
+    engine_rates: list[float] = []
+    cpu_per_job: list[float] = []
+    creation: list[float] = []
+    for _ in range(args.rounds):
+        floor_rates.append(_floor_round(jobs))
+        rate, cpu_ms, created = _engine_round(args.instances)
+        engine_rates.append(rate)
+        cpu_per_job.append(cpu_ms)
+        creation.append(created)
+    engine_rate = statistics.median(engine_rates)
+    floor_rate = statistics.median(floor_rates)
     result = {
-        "jobs": jobs,
-        "instances": args.instances,
-        "instance_creation_per_s": round(args.instances / prep_seconds, 1),
+        "jobs_per_round": jobs,
+        "rounds": args.rounds,
         "engine_jobs_per_s": round(engine_rate, 1),
         "floor_jobs_per_s": round(floor_rate, 1),
         "ratio_engine_to_floor": round(engine_rate / floor_rate, 3),
-        "sqlite_bytes": db_size,
+        "engine_cpu_ms_per_job": round(statistics.median(cpu_per_job), 3),
+        "instances_created_per_s": round(statistics.median(creation), 1),
+        "engine_rounds": [round(r) for r in engine_rates],
+        "floor_rounds": [round(r) for r in floor_rates],
     }
-    print(f"instances created:        {result['instance_creation_per_s']:>10} /s")
-    print(f"engine (durable SQLite):  {result['engine_jobs_per_s']:>10} jobs/s")
-    print(f"floor (in-memory stub):   {result['floor_jobs_per_s']:>10} jobs/s")
+    engine_line = f"engine (durable SQLite):  {result['engine_jobs_per_s']:>10} jobs/s"
+    print(f"{engine_line}   rounds {result['engine_rounds']}")
+    print(
+        f"floor (in-memory stub):   {result['floor_jobs_per_s']:>10} jobs/s   rounds {result['floor_rounds']}"
+    )
     print(f"ratio engine / floor:     {result['ratio_engine_to_floor']:>10}")
+    print(f"engine CPU per job:       {result['engine_cpu_ms_per_job']:>10} ms")
+    print(f"instances created:        {result['instances_created_per_s']:>10} /s")
     print(json.dumps(result))
 
 

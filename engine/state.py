@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
 # Zeebe's keys on partition 1 start here (partition id in the top bits of a 64-bit key).
 FIRST_KEY = (1 << 51) + 1
 
@@ -23,7 +25,10 @@ class Entity:
     key: int
 
     def to_json(self) -> str:
-        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)}, ensure_ascii=False)  # type: ignore[arg-type]
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))  # type: ignore[arg-type]
+        return json.dumps({name: getattr(self, name) for name in names}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Self:
