@@ -119,16 +119,6 @@ def validate_application_command(
     raise typer.Exit(1)
 
 
-@app.command()
-def up(catalog_path: CatalogOption = None) -> None:
-    """Run the whole system on the embedded engine (engine, workers, REST API)."""
-    data = _load(catalog_path)
-    out.print(_catalog_table(data))
-    err.print(
-        "[yellow]The embedded engine is not available yet in this build: only the catalog is shown.[/]",
-    )
-
-
 class ClockMode(StrEnum):
     system = "system"
     controlled = "controlled"
@@ -174,6 +164,38 @@ def engine(
     configure_logging(log_level)
     try:
         asyncio.run(_run_engine(data_dir, grpc_address, clock))
+    except ValueError as exc:
+        err.print(f"[bold red]{escape(str(exc))}[/]", highlight=False)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def up(
+    grpc_address: Annotated[
+        str, typer.Option("--grpc-address", help="Where the Zeebe gateway gRPC API listens (HOST:PORT).")
+    ] = "127.0.0.1:26500",
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Folder for the engine's SQLite state.", file_okay=False)
+    ] = DEFAULT_DATA_DIR / "engine",
+    catalog_path: CatalogOption = None,
+) -> None:
+    """Run the system on the embedded engine: check the catalog, then serve the engine until Ctrl-C."""
+    configure_logging("INFO")
+    data = _load(catalog_path)
+    counts = {
+        mode.name: len(items) for mode, items in ((data.mode(m), i) for m, i in data.items_by_mode().items())
+    }
+    summary = "、".join(f"{name} {count} 项" for name, count in counts.items())
+    err.print(
+        f"[green]catalog[/] {len(data.items)} items ({summary}), {len(data.towns)} towns", highlight=False
+    )
+    err.print(
+        "[yellow]Job workers and the REST API are not part of this build yet: "
+        "the engine runs alone (connect pyzeebe clients to it).[/]",
+        highlight=False,
+    )
+    try:
+        asyncio.run(_run_engine(data_dir, grpc_address, ClockMode.system))
     except ValueError as exc:
         err.print(f"[bold red]{escape(str(exc))}[/]", highlight=False)
         raise typer.Exit(2) from exc

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 from pyzeebe import Job
-from pyzeebe.errors import ProcessDefinitionNotFoundError, ProcessInvalidError
+from pyzeebe.errors import BusinessError, ProcessDefinitionNotFoundError, ProcessInvalidError
 
-from tests.engine.conftest import Target, bpmn, chain, flow, service_task
+from tests.engine.conftest import Target, bpmn, chain, flow, service_task, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -367,3 +367,262 @@ async def test_set_variables_local_and_propagating(zeebe: Target) -> None:
     assert state.variables[key]["localOnly"] == 9
     assert state.variables[key]["mine"] is True
     assert "mine" not in state.variables[pi]
+
+
+async def test_user_task_waits_until_completed(zeebe: Target) -> None:
+    """A Camunda user task waits with its form, candidate groups and assignee until it is completed."""
+    server = zeebe.require_embedded("completes the user task through the engine (REST comes later)")
+    form = '{"id": "review-form", "type": "default", "components": []}'
+    task = (
+        '<bpmn:userTask id="review" name="审核"><bpmn:extensionElements><zeebe:userTask />'
+        '<zeebe:formDefinition formId="review-form" />'
+        '<zeebe:assignmentDefinition candidateGroups="=&quot;town:&quot; + townCode" assignee="clerk1" />'
+        "</bpmn:extensionElements></bpmn:userTask>"
+    )
+    xml = bpmn(
+        "human",
+        '<bpmn:startEvent id="s" />' + task + '<bpmn:exclusiveGateway id="gw" default="f_no" />'
+        '<bpmn:endEvent id="yes" /><bpmn:endEvent id="no" />'
+        + chain("s", "review", "gw")
+        + flow("f_yes", "gw", "yes", "=approved")
+        + flow("f_no", "gw", "no"),
+    )
+    await zeebe.deploy(human__bpmn=xml, review__form=form)
+    run = asyncio.create_task(
+        zeebe.client.run_process_with_result("human", {"townCode": "xiji"}, timeout=15_000)
+    )
+    state = server.engine.processor.state
+    user_task = await wait_for(
+        lambda: next((t for t in state.user_tasks.values() if t.state == "CREATED"), None),
+        message="the user task",
+    )
+    assert user_task.candidate_groups == ["town:xiji"]
+    assert user_task.assignee == "clerk1"
+    assert user_task.form_key == state.latest_form["review-form"]
+    assert not run.done()
+    await server.engine.execute(
+        lambda: server.engine.processor.complete_user_task(user_task.key, {"approved": True})
+    )
+    result = await asyncio.wait_for(run, 10)
+    assert result.variables == {"townCode": "xiji", "approved": True}
+
+
+async def test_missing_form_raises_an_incident(zeebe: Target) -> None:
+    """A user task whose form was never deployed stops with a FORM_NOT_FOUND incident."""
+    server = zeebe.require_embedded("reads incidents from the engine state")
+    task = (
+        '<bpmn:userTask id="review"><bpmn:extensionElements><zeebe:userTask />'
+        '<zeebe:formDefinition formId="missing-form" /></bpmn:extensionElements></bpmn:userTask>'
+    )
+    xml = bpmn(
+        "no-form",
+        '<bpmn:startEvent id="s" />' + task + '<bpmn:endEvent id="e" />' + chain("s", "review", "e"),
+    )
+    await zeebe.deploy(noform__bpmn=xml)
+    response = await zeebe.client.run_process("no-form", {})
+    incidents = [
+        i
+        for i in server.engine.processor.state.incidents.values()
+        if i.process_instance_key == response.process_instance_key
+    ]
+    assert [i.error_type for i in incidents] == ["FORM_NOT_FOUND"]
+    assert "missing-form" in incidents[0].error_message
+
+
+async def test_condition_incident_resolves_after_fixing_the_variable(zeebe: Target) -> None:
+    """No true condition and no default is a CONDITION_ERROR incident; fix the variable, resolve, and it routes."""
+    server = zeebe.require_embedded("reads incidents from the engine state")
+    xml = bpmn(
+        "strict-route",
+        '<bpmn:startEvent id="s" /><bpmn:exclusiveGateway id="gw" /><bpmn:endEvent id="a" /><bpmn:endEvent id="b" />'
+        + chain("s", "gw")
+        + flow("fa", "gw", "a", '=kind = "a"')
+        + flow("fb", "gw", "b", '=kind = "b"'),
+    )
+    await zeebe.deploy(strict__bpmn=xml)
+    response = await zeebe.client.run_process("strict-route", {"kind": "c"})
+    pi = response.process_instance_key
+    state = server.engine.processor.state
+    (incident,) = [i for i in state.incidents.values() if i.process_instance_key == pi]
+    assert incident.error_type == "CONDITION_ERROR"
+    assert incident.element_id == "gw"
+    from pyzeebe.proto import gateway_pb2 as pb  # noqa: PLC0415 - raw RPCs pyzeebe has no wrapper for
+    from pyzeebe.proto.gateway_pb2_grpc import GatewayStub  # noqa: PLC0415
+
+    stub = GatewayStub(zeebe.channel)
+    await stub.SetVariables(pb.SetVariablesRequest(elementInstanceKey=pi, variables='{"kind": "b"}'))
+    await stub.ResolveIncident(pb.ResolveIncidentRequest(incidentKey=incident.key))
+    assert state.instances[pi].state == "COMPLETED"
+
+
+async def test_terminate_end_event_ends_parallel_branches(zeebe: Target) -> None:
+    """A terminate end event ends the instance although another branch is still waiting."""
+    server = zeebe.require_embedded("checks the other branch's job is gone")
+    xml = bpmn(
+        "terminate",
+        '<bpmn:startEvent id="s" /><bpmn:parallelGateway id="split" />'
+        + service_task("slow", "term.slow")
+        + '<bpmn:endEvent id="stop"><bpmn:terminateEventDefinition /></bpmn:endEvent><bpmn:endEvent id="e" />'
+        + chain("s", "split")
+        + flow("f1", "split", "slow")
+        + flow("f2", "split", "stop")
+        + chain("slow", "e"),
+    )
+    await zeebe.deploy(terminate__bpmn=xml)
+    result = await zeebe.client.run_process_with_result("terminate", {"x": 1}, timeout=10_000)
+    assert result.variables == {"x": 1}
+    assert not [j for j in server.engine.processor.state.jobs.values() if j.type == "term.slow"]
+
+
+async def test_multi_instance_subprocess_with_completion_condition(zeebe: Target) -> None:
+    """A parallel multi-instance subprocess stops early once its completion condition holds."""
+    loop = (
+        "<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements><zeebe:loopCharacteristics "
+        'inputCollection="=towns" inputElement="town" outputCollection="votes" outputElement="=vote" />'
+        "</bpmn:extensionElements><bpmn:completionCondition>=numberOfCompletedInstances &gt;= 2"
+        "</bpmn:completionCondition></bpmn:multiInstanceLoopCharacteristics>"
+    )
+    sub = (
+        '<bpmn:subProcess id="ask">' + loop + '<bpmn:startEvent id="as" />'
+        '<bpmn:scriptTask id="v"><bpmn:extensionElements><zeebe:script expression="=town + &quot;:yes&quot;" '
+        'resultVariable="vote" /></bpmn:extensionElements></bpmn:scriptTask>'
+        + service_task("hold", "mi.hold")
+        + '<bpmn:endEvent id="ae" />'
+        + chain("as", "v", "hold", "ae")
+        + "</bpmn:subProcess>"
+    )
+    xml = bpmn(
+        "mi-sub", '<bpmn:startEvent id="s" />' + sub + '<bpmn:endEvent id="e" />' + chain("s", "ask", "e")
+    )
+    await zeebe.deploy(misub__bpmn=xml)
+    released: list[str] = []
+
+    async def hold(town: str) -> dict[str, Any]:
+        released.append(town)
+        return {}
+
+    zeebe.worker(mi__hold=hold)
+    result = await zeebe.client.run_process_with_result(
+        "mi-sub", {"towns": ["xiji", "sangcun", "chengtou"]}, timeout=10_000
+    )
+    votes: Any = result.variables["votes"]
+    assert len(votes) == 3
+    # The condition is checked after every completion: the body ends at exactly two, the third is cut off.
+    assert len([v for v in votes if v is not None]) == 2
+    assert all(v is None or v.endswith(":yes") for v in votes)
+
+
+async def test_call_activity_with_output_mappings_and_no_propagation(zeebe: Target) -> None:
+    """propagateAllParentVariables=false passes only input mappings; output mappings pick what returns."""
+    child = bpmn(
+        "child-narrow",
+        '<bpmn:startEvent id="cs" />'
+        '<bpmn:scriptTask id="calc"><bpmn:extensionElements><zeebe:script expression="=if secret = null then '
+        'given * 2 else -1" resultVariable="answer" /></bpmn:extensionElements></bpmn:scriptTask>'
+        '<bpmn:endEvent id="ce" />' + chain("cs", "calc", "ce"),
+    )
+    call = (
+        '<bpmn:callActivity id="call"><bpmn:extensionElements>'
+        '<zeebe:calledElement processId="child-narrow" propagateAllParentVariables="false" />'
+        '<zeebe:ioMapping><zeebe:input source="=base" target="given" />'
+        '<zeebe:output source="=answer" target="result" /></zeebe:ioMapping>'
+        "</bpmn:extensionElements></bpmn:callActivity>"
+    )
+    parent = bpmn(
+        "parent-narrow",
+        '<bpmn:startEvent id="s" />' + call + '<bpmn:endEvent id="e" />' + chain("s", "call", "e"),
+    )
+    await zeebe.deploy(childn__bpmn=child, parentn__bpmn=parent)
+    result = await zeebe.client.run_process_with_result(
+        "parent-narrow", {"base": 21, "secret": "x"}, timeout=10_000
+    )
+    assert result.variables == {"base": 21, "secret": "x", "result": 42}
+
+
+async def test_acceptance_case_flow(zeebe: Target) -> None:
+    """A case flow with a gateway, a parallel fork/join, an error boundary, a message and a timer ends as Zeebe would."""
+    server = zeebe.require_embedded("moves the engine clock")
+    boundary = (
+        '<bpmn:boundaryEvent id="invalid" attachedToRef="validate">'
+        '<bpmn:errorEventDefinition errorRef="err" /></bpmn:boundaryEvent>'
+    )
+    catch = (
+        '<bpmn:intermediateCatchEvent id="supplemented"><bpmn:messageEventDefinition messageRef="msg" />'
+        "</bpmn:intermediateCatchEvent>"
+    )
+    timer = (
+        '<bpmn:intermediateCatchEvent id="cooldown"><bpmn:timerEventDefinition>'
+        '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">=cooldown</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+    )
+    body = (
+        '<bpmn:startEvent id="s" />'
+        + service_task("validate", "case.validate")
+        + boundary
+        + '<bpmn:exclusiveGateway id="complete" default="f_incomplete" />'
+        + catch
+        + '<bpmn:exclusiveGateway id="merge" /><bpmn:parallelGateway id="fork" /><bpmn:parallelGateway id="join" />'
+        + service_task("stamp", "case.stamp")
+        + service_task("notify", "case.notify")
+        + timer
+        + '<bpmn:endEvent id="issued" /><bpmn:endEvent id="refused" />'
+        + chain("s", "validate", "complete")
+        + flow("f_complete", "complete", "merge", "=count(missing) = 0")
+        + flow("f_incomplete", "complete", "supplemented")
+        + chain("supplemented", "merge", "fork")
+        + flow("f_stamp", "fork", "stamp")
+        + flow("f_notify", "fork", "notify")
+        + chain("stamp", "join")
+        + chain("notify", "join")
+        + chain("join", "cooldown", "issued")
+        + chain("invalid", "refused")
+    )
+    message = (
+        '<bpmn:message id="msg" name="materials-supplemented"><bpmn:extensionElements>'
+        '<zeebe:subscription correlationKey="=caseNumber" /></bpmn:extensionElements></bpmn:message>'
+        '<bpmn:error id="err" errorCode="APPLICATION_INVALID" />'
+    )
+    xml = bpmn("case-flow", body).replace("</bpmn:definitions>", message + "</bpmn:definitions>")
+    await zeebe.deploy(caseflow__bpmn=xml)
+
+    async def validate(materials: list[str], valid: bool) -> dict[str, Any]:
+        if not valid:
+            raise BusinessError("APPLICATION_INVALID")
+        return {"missing": [m for m in ("form", "id") if m not in materials]}
+
+    async def stamp() -> dict[str, Any]:
+        return {"sealed": True}
+
+    async def notify() -> dict[str, Any]:
+        return {"notified": True}
+
+    zeebe.worker(case__validate=validate, case__stamp=stamp, case__notify=notify)
+    common = {"cooldown": "PT1H"}
+    refused = await zeebe.client.run_process_with_result(
+        "case-flow", {**common, "caseNumber": "A", "materials": [], "valid": False}, timeout=10_000
+    )
+    assert "sealed" not in refused.variables
+    incomplete = asyncio.create_task(
+        zeebe.client.run_process_with_result(
+            "case-flow", {**common, "caseNumber": "B", "materials": ["form"], "valid": True}, timeout=15_000
+        )
+    )
+    complete = asyncio.create_task(
+        zeebe.client.run_process_with_result(
+            "case-flow",
+            {**common, "caseNumber": "C", "materials": ["form", "id"], "valid": True},
+            timeout=15_000,
+        )
+    )
+    state = server.engine.processor.state
+    await wait_for(lambda: len(state.subscriptions) == 1, message="case B to wait for 补正")
+    await wait_for(lambda: len(state.timers) == 1, message="case C to reach its timer")
+    await zeebe.client.publish_message("materials-supplemented", "B", {"materials": ["form", "id"]})
+    await wait_for(lambda: len(state.timers) == 2, message="case B to reach its timer")
+    zeebe.advance_clock(3_600_000 + 1)
+    b, c = await asyncio.wait_for(asyncio.gather(incomplete, complete), 10)
+    for result in (b, c):
+        assert result.variables["sealed"] is True
+        assert result.variables["notified"] is True
+    assert b.variables["missing"] == ["id"]
+    assert c.variables["missing"] == []
