@@ -23,7 +23,7 @@ from tests.engine.conftest import Target
 
 def sdk_client(rest_url: str, *, username: str | None = None, password: str | None = None) -> CamundaAsyncClient:
     """A Camunda SDK client configured the way an application would, with no engine-specific code."""
-    configuration: dict[str, Any] = {"CAMUNDA_REST_ADDRESS": rest_url}
+    configuration: Any = {"CAMUNDA_REST_ADDRESS": rest_url}
     if username is None:
         configuration["CAMUNDA_AUTH_STRATEGY"] = "NONE"
     else:
