@@ -882,7 +882,7 @@ class Processor:
             job = state.jobs.get(ei.job_key)
             if job is not None:
                 state.remove(job)
-                self._record("JOB", "CANCELED", job.key, job.process_instance_key, {"type": job.type})
+                self._record("JOB", "CANCELED", job.key, job.process_instance_key, self._job_snapshot(job))
         if ei.user_task_key is not None:
             task = state.user_tasks.get(ei.user_task_key)
             if task is not None and task.state == "CREATED":
@@ -1315,6 +1315,60 @@ class Processor:
         self._run()
         return key
 
+    def correlate_message(
+        self, name: str, correlation_key: str, variables: dict[str, Any]
+    ) -> tuple[int, int]:
+        """Correlate a message now, without buffering it; answer its key and the first instance it reached.
+
+        Like ``publish_message`` it triggers the open subscriptions of that name and correlation key
+        (one per process instance) and starts instances at matching message start events. When
+        nothing waits for the message it is refused (NOT_FOUND) and nothing is kept.
+        """
+        state = self.state
+        if not name:
+            raise Rejection(RejectionType.INVALID_ARGUMENT, "Expected 'name' to be a non-empty message name")
+        waiting = [
+            sub_key
+            for sub_key in state.subscriptions_by_message.get((name, correlation_key), {})
+            if sub_key in state.subscriptions
+        ]
+        starts: list[tuple[int, str]] = []
+        for definition_key in list(state.latest_process.values()):
+            model = self.model(definition_key)
+            for start_id in model.message_starts:
+                message = model.element(start_id).message
+                if message is not None and message.name.source == name:
+                    starts.append((definition_key, start_id))
+        if not waiting and not starts:
+            raise Rejection(
+                RejectionType.NOT_FOUND,
+                f"Expected to find subscription for message with name '{name}' and correlation key "
+                f"'{correlation_key}', but none was found",
+            )
+        key = state.new_key()
+        self._record(
+            "MESSAGE_CORRELATION", "CORRELATING", key, None, {"name": name, "correlationKey": correlation_key}
+        )
+        reached: list[int] = []
+        for sub_key in waiting:
+            subscription = state.subscriptions.get(sub_key)
+            if subscription is None or subscription.process_instance_key in reached:
+                continue
+            reached.append(subscription.process_instance_key)
+            self._correlate(subscription, key, variables)
+        for definition_key, start_id in starts:
+            info = self._new_instance(state.processes[definition_key], variables, start_id, None)
+            reached.append(info.key)
+        self._record(
+            "MESSAGE_CORRELATION",
+            "CORRELATED",
+            key,
+            reached[0],
+            {"name": name, "correlationKey": correlation_key, "processInstanceKey": reached[0]},
+        )
+        self._run()
+        return key, reached[0]
+
     # ------------------------------------------------------------------------------------------
     # errors and incidents
     # ------------------------------------------------------------------------------------------
@@ -1522,6 +1576,24 @@ class Processor:
             "JOB", "CREATED", job.key, job.process_instance_key, {"type": job_type, "retries": retries}
         )
 
+    def _job_snapshot(self, job: Job) -> dict[str, Any]:
+        """All of a job, for the record that ends it: the REST job search lists ended jobs from these."""
+        return {
+            "type": job.type,
+            "elementId": job.element_id,
+            "elementInstanceKey": job.element_instance_key,
+            "processDefinitionKey": job.process_definition_key,
+            "bpmnProcessId": job.bpmn_process_id,
+            "processDefinitionVersion": job.process_definition_version,
+            "customHeaders": dict(job.custom_headers),
+            "retries": job.retries,
+            "worker": job.worker,
+            "deadline": job.deadline_ms,
+            "errorCode": job.error_code,
+            "errorMessage": job.error_message,
+            "created": job.created_ms,
+        }
+
     def activate_jobs(
         self, job_type: str, worker: str, timeout_ms: int, max_jobs: int, fetch_variables: list[str]
     ) -> list[ActivatedJob]:
@@ -1570,7 +1642,7 @@ class Processor:
         job = self._job_for(key, "complete", ("ACTIVATABLE", "ACTIVATED"))
         state = self.state
         state.remove(job)
-        self._record("JOB", "COMPLETED", key, job.process_instance_key, {"type": job.type})
+        self._record("JOB", "COMPLETED", key, job.process_instance_key, self._job_snapshot(job))
         ei = state.elements.get(job.element_instance_key)
         if ei is None:  # pragma: no cover - terminating an element removes its job
             return
@@ -1620,7 +1692,11 @@ class Processor:
         state = self.state
         ei = state.elements[job.element_instance_key]
         self._record(
-            "JOB", "ERROR_THROWN", key, job.process_instance_key, {"errorCode": code, "errorMessage": message}
+            "JOB",
+            "ERROR_THROWN",
+            key,
+            job.process_instance_key,
+            {**self._job_snapshot(job), "errorCode": code, "errorMessage": message},
         )
         try:
             self._throw_error(ei, code, message, variables, job)
@@ -1649,6 +1725,28 @@ class Processor:
         self.state.touch(job)
         self._schedule(job.deadline_ms, "job-deadline", key)
         self._record("JOB", "TIMEOUT_UPDATED", key, job.process_instance_key, {"deadline": job.deadline_ms})
+
+    def update_job(self, key: int, retries: int | None, timeout_ms: int | None) -> None:
+        """Change the retries and/or the timeout of a job; everything is checked before anything changes."""
+        if retries is None and timeout_ms is None:
+            raise Rejection(
+                RejectionType.INVALID_ARGUMENT, "Expected 'changeset' to change 'retries' or 'timeout'"
+            )
+        if retries is not None and retries < 1:
+            raise Rejection(
+                RejectionType.INVALID_ARGUMENT, f"Expected 'retries' to be at least 1, but was '{retries}'"
+            )
+        if timeout_ms is not None:
+            if timeout_ms < 1:
+                raise Rejection(
+                    RejectionType.INVALID_ARGUMENT,
+                    f"Expected 'timeout' to be at least 1 ms, but was '{timeout_ms}'",
+                )
+            self._job_for(key, "update the timeout of", ("ACTIVATED",))
+        if retries is not None:
+            self.update_job_retries(key, retries)
+        if timeout_ms is not None:
+            self.update_job_timeout(key, timeout_ms)
 
     # ------------------------------------------------------------------------------------------
     # user tasks

@@ -10,6 +10,7 @@ derived on load and kept in step by the processor, never stored.
 import json
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -482,6 +483,37 @@ class Store:
             args.append(process_instance_key)
         sql += " WHERE " + " AND ".join(where) + " ORDER BY position LIMIT ?"
         args.append(limit)
+        return [
+            Record(p, k, vt, i, pik, ts, json.loads(v))
+            for p, k, vt, i, pik, ts, v in self.db.execute(sql, args)
+        ]
+
+    def find_records(
+        self,
+        value_type: str,
+        *,
+        intents: Iterable[str] = (),
+        key: int | None = None,
+        process_instance_key: int | None = None,
+        position: int | None = None,
+    ) -> list[Record]:
+        """Every record of ``value_type`` matching the given columns, in position order (no limit).
+
+        The read side of the REST API: history that outlives the entities in memory.
+        """
+        where = ["value_type = ?"]
+        args: list[Any] = [value_type]
+        wanted = list(intents)
+        if wanted:
+            where.append(f"intent IN ({', '.join('?' * len(wanted))})")
+            args.extend(wanted)
+        columns = (("key", key), ("process_instance_key", process_instance_key), ("position", position))
+        for column, value in columns:
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT position, key, value_type, intent, process_instance_key, timestamp, value FROM records"
+        sql += " WHERE " + " AND ".join(where) + " ORDER BY position"
         return [
             Record(p, k, vt, i, pik, ts, json.loads(v))
             for p, k, vt, i, pik, ts, v in self.db.execute(sql, args)

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from camunda_orchestration_sdk import CamundaAsyncClient
+from camunda_orchestration_sdk.errors import ApiError
+from camunda_orchestration_sdk.models.problem_detail import ProblemDetail
 from pyzeebe import ZeebeClient, create_insecure_channel
 
 from engine.clock import ControlledClock
@@ -21,7 +23,9 @@ from engine.server import EngineServer, start_engine
 from tests.engine.conftest import Target
 
 
-def sdk_client(rest_url: str, *, username: str | None = None, password: str | None = None) -> CamundaAsyncClient:
+def sdk_client(
+    rest_url: str, *, username: str | None = None, password: str | None = None
+) -> CamundaAsyncClient:
     """A Camunda SDK client configured the way an application would, with no engine-specific code."""
     configuration: Any = {"CAMUNDA_REST_ADDRESS": rest_url}
     if username is None:
@@ -35,17 +39,48 @@ def sdk_client(rest_url: str, *, username: str | None = None, password: str | No
     return CamundaAsyncClient(configuration=configuration)
 
 
+def problem(error: ApiError) -> ProblemDetail:
+    """The problem document (RFC 9457) an SDK error carries."""
+    assert isinstance(error.parsed, ProblemDetail), error
+    return error.parsed
+
+
 @dataclass
 class Cluster(Target):
     """A gateway target plus the REST side: the SDK client and its base URL."""
 
     rest_url: str = ""
     camunda: CamundaAsyncClient | None = None
+    authenticator: BasicAuthenticator | None = None
 
     @property
     def sdk(self) -> CamundaAsyncClient:
         assert self.camunda is not None
         return self.camunda
+
+    async def restart(self) -> None:
+        """Stop the embedded engine like a crash and start it on the same data, gRPC and REST ports.
+
+        Workers stop (start new ones afterwards); the SDK client is re-created so no pooled
+        connection to the old REST server is reused.
+        """
+        server = self.require_embedded("restart")
+        await self.stop_workers()
+        if server.rest_server is not None and server.rest_task is not None:
+            server.rest_server.should_exit = True
+            await server.rest_task
+        await server.grpc_server.stop(0)
+        await server.engine.stop()
+        self.server = await start_engine(
+            server.engine.data_dir,
+            server.grpc_address,
+            self.clock,
+            rest_address=server.rest_address,
+            authenticator=self.authenticator,
+        )
+        if self.camunda is not None:
+            await self.camunda.aclose()
+            self.camunda = sdk_client(self.rest_url)
 
 
 async def _cluster(
@@ -75,6 +110,7 @@ async def _cluster(
         clock,
         rest_url=rest_url,
         camunda=sdk_client(rest_url) if authenticator is None else None,
+        authenticator=authenticator,
     )
 
     async def close() -> None:
