@@ -1,20 +1,30 @@
-"""The ``shuangshi`` command line: the composition root of the engine and the workers."""
+"""The ``shuangshi`` command line: the composition root of the engine and the workers.
+
+``catalog``, ``validate-application``, ``engine``, ``up`` and ``hash-password`` live here; ``tasks``,
+``incidents`` and ``instances`` (the REST v2 API through the official Camunda SDK) in
+:mod:`shuangshi.rest_commands`.
+"""
 
 import asyncio
+import ipaddress
 import json
+import logging
 import signal
+import socket
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from engine.clock import ControlledClock, SystemClock
-from engine.server import start_engine
+from engine.rest.auth import BasicAuthenticator, UsersFileError, hash_password
+from shuangshi.output import err, fail, out, print_json
+from shuangshi.rest_commands import incidents_app, instances_app, tasks_app
 from workers.application.models import validate_application
 from workers.catalog.loader import CatalogError, load_catalog
 from workers.catalog.models import Catalog
@@ -26,10 +36,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-# Off a terminal (pipes, CI logs) rich would wrap at 80 columns; keep lines whole there.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(instances_app, name="instances")
 
 CatalogOption = Annotated[
     Path | None,
@@ -43,10 +52,6 @@ def _load(path: Path | None) -> Catalog:
     except CatalogError as exc:
         err.print(f"[bold red]catalog error[/]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from exc
-
-
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _catalog_table(catalog: Catalog) -> Table:
@@ -87,7 +92,7 @@ def catalog(
     """Show the 13 delegated items, the 9 towns, the departments and the delegation modes."""
     data = _load(catalog_path)
     if as_json:
-        _print_json(data.to_public_dict())
+        print_json(data.to_public_dict())
         return
     out.print(_catalog_table(data))
     towns = "、".join(f"{t.name}({t.code})" for t in data.towns)
@@ -124,12 +129,114 @@ class ClockMode(StrEnum):
     controlled = "controlled"
 
 
+class AuthMode(StrEnum):
+    none = "none"
+    basic = "basic"
+
+
 DEFAULT_DATA_DIR = Path("data")
 
 
-async def _run_engine(data_dir: Path, grpc_address: str, clock_mode: ClockMode) -> None:
-    clock = ControlledClock() if clock_mode is ClockMode.controlled else SystemClock()
-    server = await start_engine(data_dir, grpc_address, clock)
+@dataclass(frozen=True)
+class EngineSettings:
+    """What ``engine`` and ``up`` start, checked: addresses parse, the users file loads."""
+
+    data_dir: Path
+    grpc_address: str
+    rest_address: str | None
+    clock: ClockMode
+    auth: AuthMode
+    authenticator: BasicAuthenticator | None
+
+
+def _check_address(option: str, address: str) -> tuple[str, int]:
+    from engine.server import split_address  # noqa: PLC0415 - gRPC, FastAPI: load them only to serve
+
+    try:
+        return split_address(address)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", 2)
+
+
+def _check_can_listen(option: str, address: str) -> None:
+    """Fail early, with exit code 2, when the REST port is taken (the HTTP server would only log it)."""
+    host, port = _check_address(option, address)
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family):  # SO_REUSEADDR, as the server binds
+            pass
+    except OSError as exc:
+        fail(f"{option} {address}: cannot listen there: {exc.strerror or exc}", 2)
+
+
+def _engine_settings(
+    *,
+    data_dir: Path,
+    grpc_address: str,
+    rest_address: str,
+    no_rest: bool,
+    clock: ClockMode,
+    auth: AuthMode,
+    users_file: Path | None,
+) -> EngineSettings:
+    _check_address("--grpc-address", grpc_address)
+    authenticator: BasicAuthenticator | None = None
+    if auth is AuthMode.basic:
+        if no_rest:
+            fail("--auth basic protects the REST API; it cannot go with --no-rest", 2)
+        if users_file is None:
+            fail(
+                "--auth basic needs --users-file FILE: a YAML or JSON file of users with their groups and "
+                "password hashes (make a hash with 'shuangshi hash-password')",
+                2,
+            )
+        try:
+            authenticator = BasicAuthenticator.from_file(users_file)
+        except UsersFileError as exc:
+            fail(f"--users-file: {exc}", 2)
+        if not authenticator.users:
+            fail(f"--users-file: {users_file}: the 'users' list is empty, so nobody could sign in", 2)
+    elif users_file is not None:
+        fail("--users-file is only used with --auth basic", 2)
+    if not no_rest:
+        _check_can_listen("--rest-address", rest_address)
+    return EngineSettings(
+        data_dir, grpc_address, None if no_rest else rest_address, clock, auth, authenticator
+    )
+
+
+def _configure_engine_logging(level: str) -> None:
+    try:
+        configure_logging(level)
+    except ValueError as exc:
+        fail(f"--log-level: {exc}", 2)
+    # The HTTP server announces itself at INFO ("Uvicorn running on …"); engine.ready says it all.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def _run_engine(settings: EngineSettings) -> None:
+    from engine.server import split_address, start_engine  # noqa: PLC0415 - see _check_address
+
+    clock = ControlledClock() if settings.clock is ClockMode.controlled else SystemClock()
+    server = await start_engine(
+        settings.data_dir,
+        settings.grpc_address,
+        clock,
+        rest_address=settings.rest_address,
+        authenticator=settings.authenticator,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -138,50 +245,109 @@ async def _run_engine(data_dir: Path, grpc_address: str, clock_mode: ClockMode) 
     log.info(
         "engine.ready",
         grpc_address=server.grpc_address,
-        data_dir=str(data_dir),
-        clock=clock_mode.value,
+        rest_address=server.rest_address,
+        auth=settings.auth.value,
+        data_dir=str(settings.data_dir),
+        clock=settings.clock.value,
     )
+    if server.rest_address is not None and settings.authenticator is None:
+        host, _ = split_address(server.rest_address)
+        if not _is_loopback(host):
+            log.warning(
+                "engine.rest_unauthenticated",
+                rest_address=server.rest_address,
+                hint="anyone who reaches this address can act on every task; use --auth basic",
+            )
     await stop.wait()
     log.info("engine.stopping")
     await server.stop()
     log.info("engine.stopped")
 
 
+def _serve(settings: EngineSettings) -> None:
+    try:
+        asyncio.run(_run_engine(settings))
+    except ValueError as exc:
+        fail(str(exc), 2)
+
+
+GrpcAddressOption = Annotated[
+    str, typer.Option("--grpc-address", help="Where the Zeebe gateway gRPC API listens (HOST:PORT).")
+]
+RestAddressOption = Annotated[
+    str,
+    typer.Option(
+        "--rest-address",
+        help="Where the REST v2 API (Camunda SDK, forms) listens (HOST:PORT; port 0 picks a free one).",
+    ),
+]
+NoRestOption = Annotated[bool, typer.Option("--no-rest", help="Serve gRPC only, no REST API.")]
+AuthOption = Annotated[
+    AuthMode,
+    typer.Option("--auth", help="REST authentication: 'basic' checks users from --users-file."),
+]
+UsersFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--users-file",
+        help="Users for --auth basic (YAML or JSON: username, passwordHash, groups).",
+        dir_okay=False,
+    ),
+]
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", help="Folder for the engine's SQLite state.", file_okay=False)
+]
+
+
 @app.command()
 def engine(
-    grpc_address: Annotated[
-        str, typer.Option("--grpc-address", help="Where the Zeebe gateway gRPC API listens (HOST:PORT).")
-    ] = "127.0.0.1:26500",
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Folder for the engine's SQLite state.", file_okay=False)
-    ] = DEFAULT_DATA_DIR / "engine",
+    grpc_address: GrpcAddressOption = "127.0.0.1:26500",
+    rest_address: RestAddressOption = "127.0.0.1:8080",
+    no_rest: NoRestOption = False,
+    auth: AuthOption = AuthMode.none,
+    users_file: UsersFileOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR / "engine",
     clock: Annotated[
         ClockMode, typer.Option("--clock", help="'controlled': the clock moves only through the clock API.")
     ] = ClockMode.system,
     log_level: Annotated[str, typer.Option("--log-level")] = "INFO",
 ) -> None:
-    """Run the embedded Zeebe-compatible engine in the foreground until SIGTERM or Ctrl-C."""
-    configure_logging(log_level)
-    try:
-        asyncio.run(_run_engine(data_dir, grpc_address, clock))
-    except ValueError as exc:
-        err.print(f"[bold red]{escape(str(exc))}[/]", highlight=False)
-        raise typer.Exit(2) from exc
+    """Run the embedded Zeebe-compatible engine (gRPC and REST) in the foreground until SIGTERM or Ctrl-C."""
+    settings = _engine_settings(
+        data_dir=data_dir,
+        grpc_address=grpc_address,
+        rest_address=rest_address,
+        no_rest=no_rest,
+        clock=clock,
+        auth=auth,
+        users_file=users_file,
+    )
+    _configure_engine_logging(log_level)
+    _serve(settings)
 
 
 @app.command()
 def up(
-    grpc_address: Annotated[
-        str, typer.Option("--grpc-address", help="Where the Zeebe gateway gRPC API listens (HOST:PORT).")
-    ] = "127.0.0.1:26500",
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Folder for the engine's SQLite state.", file_okay=False)
-    ] = DEFAULT_DATA_DIR / "engine",
+    grpc_address: GrpcAddressOption = "127.0.0.1:26500",
+    rest_address: RestAddressOption = "127.0.0.1:8080",
+    no_rest: NoRestOption = False,
+    auth: AuthOption = AuthMode.none,
+    users_file: UsersFileOption = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR / "engine",
     catalog_path: CatalogOption = None,
 ) -> None:
     """Run the system on the embedded engine: check the catalog, then serve the engine until Ctrl-C."""
-    configure_logging("INFO")
     data = _load(catalog_path)
+    settings = _engine_settings(
+        data_dir=data_dir,
+        grpc_address=grpc_address,
+        rest_address=rest_address,
+        no_rest=no_rest,
+        clock=ClockMode.system,
+        auth=auth,
+        users_file=users_file,
+    )
+    _configure_engine_logging("INFO")
     counts = {
         mode.name: len(items) for mode, items in ((data.mode(m), i) for m, i in data.items_by_mode().items())
     }
@@ -190,12 +356,24 @@ def up(
         f"[green]catalog[/] {len(data.items)} items ({summary}), {len(data.towns)} towns", highlight=False
     )
     err.print(
-        "[yellow]Job workers and the REST API are not part of this build yet: "
-        "the engine runs alone (connect pyzeebe clients to it).[/]",
+        "[yellow]Job workers are not part of this build yet: the engine runs alone "
+        "(connect pyzeebe clients and the Camunda SDK to it).[/]",
         highlight=False,
     )
-    try:
-        asyncio.run(_run_engine(data_dir, grpc_address, ClockMode.system))
-    except ValueError as exc:
-        err.print(f"[bold red]{escape(str(exc))}[/]", highlight=False)
-        raise typer.Exit(2) from exc
+    _serve(settings)
+
+
+@app.command("hash-password")
+def hash_password_command(
+    from_stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the password from the first line of standard input.")
+    ] = False,
+) -> None:
+    """Print a pbkdf2_sha256 hash of a password, for the passwordHash of a user in --users-file."""
+    if from_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    if not password:
+        fail("the password is empty", 2)
+    typer.echo(hash_password(password))

@@ -41,6 +41,7 @@ def start_engine_process(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
             "engine",
             "--grpc-address",
             f"127.0.0.1:{port}",
+            "--no-rest",
             "--data-dir",
             str(data_dir),
         ],

@@ -19,6 +19,8 @@ async def test_engine_command_announces_its_address_and_stops_on_sigterm(tmp_pat
             "engine",
             "--grpc-address",
             "127.0.0.1:0",
+            "--rest-address",
+            "127.0.0.1:0",
             "--data-dir",
             str(tmp_path),
         ],
