@@ -1,4 +1,4 @@
-"""Fixtures for integration tests against real databases.
+"""Fixtures shared by all test folders: a real PostgreSQL database for the ledger.
 
 ``postgres_url`` creates a fresh PostgreSQL database (``ledger_test_<random>``) once per test session and
 drops it at the end. The server is the one CI starts, ``postgresql://postgres@127.0.0.1:5432/test``, or

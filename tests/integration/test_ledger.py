@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from pydantic import JsonValue
 from sqlalchemy import String, column, func, inspect, select, table, text
 
-from tests.integration.conftest import libpq_url
+from tests.conftest import libpq_url
 from workers.catalog import load_catalog
 from workers.ledger import (
     CHINA_TZ,

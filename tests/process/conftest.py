@@ -1,0 +1,184 @@
+"""The whole system for process tests: embedded engine (gRPC + REST, controlled clock), the real
+workers over gRPC, the diagrams and forms of ``bpmn/`` and ``forms/`` deployed, the Camunda SDK for
+the clerks' steps. Nothing here reaches into the engine: cases are driven like users drive them."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from camunda_orchestration_sdk import CamundaAsyncClient
+from camunda_orchestration_sdk.models.user_task_completion_request import UserTaskCompletionRequest
+from camunda_orchestration_sdk.models.user_task_search_query import UserTaskSearchQuery
+from camunda_orchestration_sdk.models.variable_search_query import VariableSearchQuery
+from camunda_orchestration_sdk.semantic_types import ProcessInstanceKey
+from pyzeebe import ZeebeClient, ZeebeTaskRouter, create_insecure_channel
+
+from engine.clock import ControlledClock
+from engine.server import EngineServer, start_engine
+from tests.engine.conftest import wait_for
+from tests.engine.rest.conftest import sdk_client
+from workers.app import routers
+from workers.application.samples import sample_application
+from workers.catalog.loader import load_catalog
+from workers.catalog.models import Catalog
+from workers.ledger import Ledger
+from workers.runtime import Services, build_services, create_worker
+from workers.settings import WorkerSettings
+
+ROOT = Path(__file__).parents[2]
+
+
+@dataclass
+class System:
+    server: EngineServer
+    clock: ControlledClock
+    zeebe: ZeebeClient
+    sdk: CamundaAsyncClient
+    services: Services
+    catalog: Catalog
+    data_dir: Path
+    stops: list[Callable[[], Any]] = field(default_factory=list)
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.services.ledger
+
+    async def start_case(
+        self, item_code: str, town_code: str, counter: str, application: dict[str, Any] | None = None
+    ) -> int:
+        item = self.catalog.item(item_code)
+        process_id = self.catalog.mode(item.mode).bpmn_process_id
+        application = application or sample_application(self.catalog, item_code, town_code, counter)  # type: ignore[arg-type]
+        response = await self.zeebe.run_process(
+            process_id,
+            {"application": application, "itemCode": item_code, "townCode": town_code, "counter": counter},
+        )
+        return int(response.process_instance_key)
+
+    async def task(self, process_instance_key: int, element_id: str, within: float = 30) -> Any:
+        """The open user task of the case at ``element_id`` (waits for it to appear)."""
+        query = UserTaskSearchQuery.from_dict(
+            {
+                "filter": {
+                    "processInstanceKey": str(process_instance_key),
+                    "elementId": element_id,
+                    "state": "CREATED",
+                }
+            }
+        )
+
+        async def find() -> Any:
+            result = await self.sdk.search_user_tasks(data=query)
+            return result.items[0] if result.items else None
+
+        return await wait_for(find, within=within, message=f"user task {element_id}")
+
+    async def complete(self, task: Any, variables: dict[str, Any]) -> None:
+        await self.sdk.complete_user_task(
+            task.user_task_key, data=UserTaskCompletionRequest.from_dict({"variables": variables})
+        )
+
+    async def variable(self, process_instance_key: int | None, name: str) -> Any:
+        """A variable of the instance; with no key, the variable of that name in any instance (the
+        receiving ``case-intake`` is a called child instance with its own key)."""
+        filters: dict[str, Any] = {"name": name}
+        if process_instance_key is not None:
+            filters["processInstanceKey"] = str(process_instance_key)
+        query = VariableSearchQuery.from_dict({"filter": filters})
+        result = await self.sdk.search_variables(data=query, truncate_values=False)
+        if not result.items:
+            return None
+        return json.loads(result.items[0].value)
+
+    async def state(self, process_instance_key: int) -> str:
+        instance = await self.sdk.get_process_instance(ProcessInstanceKey(str(process_instance_key)))
+        return str(instance.state.value)
+
+    async def finished(self, process_instance_key: int, within: float = 30) -> str:
+        async def done() -> str | None:
+            state = await self.state(process_instance_key)
+            return state if state != "ACTIVE" else None
+
+        result: str = await wait_for(done, within=within, message="the case to finish")
+        return result
+
+
+async def _start_workers(services: Services, address: str, keep: Callable[[str], bool]) -> Callable[[], Any]:
+    channel = create_insecure_channel(grpc_address=address)
+    selected: list[ZeebeTaskRouter] = []
+    for router in routers(services):
+        for task in list(router.tasks):
+            if not keep(task.type):
+                router.remove_task(task.type)
+        selected.append(router)
+    worker = create_worker(channel, selected)
+    runner = asyncio.create_task(worker.work())
+
+    async def stop() -> None:
+        await worker.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(runner, 10)
+        await channel.close()
+
+    return stop
+
+
+async def make_system(
+    tmp_path: Path, ledger_url: str | None = None, keep: Callable[[str], bool] | None = None
+) -> System:
+    clock = ControlledClock()
+    server = await start_engine(tmp_path / "engine", "127.0.0.1:0", clock, rest_address="127.0.0.1:0")
+    settings = WorkerSettings(
+        zeebe_address=server.grpc_address, data_dir=tmp_path / "data", ledger_url=ledger_url
+    )
+    services = await asyncio.to_thread(build_services, settings)
+    channel = create_insecure_channel(grpc_address=server.grpc_address)
+    zeebe = ZeebeClient(channel, max_connection_retries=-1)
+    resources = sorted(
+        str(p) for p in [*ROOT.joinpath("bpmn").glob("*.bpmn"), *ROOT.joinpath("forms").glob("*.form")]
+    )
+    await zeebe.deploy_resource(*resources)
+    assert server.rest_address is not None
+    system = System(
+        server,
+        clock,
+        zeebe,
+        sdk_client(f"http://{server.rest_address}"),
+        services,
+        services.catalog,
+        settings.data_dir,
+    )
+    system.stops.append(await _start_workers(services, server.grpc_address, keep or (lambda _: True)))
+    system.stops.append(channel.close)
+    return system
+
+
+async def close_system(system: System) -> None:
+    for stop in system.stops:
+        await stop()
+    await system.sdk.aclose()
+    notifier = system.services.extra.get("notifier")
+    if notifier is not None:
+        await notifier.aclose()
+    system.services.close()
+    await system.server.stop(0)
+
+
+@pytest.fixture
+async def system(tmp_path: Path) -> AsyncIterator[System]:
+    """The whole system with the ledger on SQLite in the data dir."""
+    running = await make_system(tmp_path)
+    try:
+        yield running
+    finally:
+        await close_system(running)
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return load_catalog()
