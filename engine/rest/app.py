@@ -56,7 +56,9 @@ def create_app(engine: Engine, authenticator: BasicAuthenticator | None = None) 
                     "brokerId": "0",
                     "host": "127.0.0.1",
                     "port": 26501,
-                    "partitions": [{"partitionId": 1, "role": "leader", "health": "healthy", "state": "active"}],
+                    "partitions": [
+                        {"partitionId": 1, "role": "leader", "health": "healthy", "state": "active"}
+                    ],
                     "version": __version__,
                 }
             ],
