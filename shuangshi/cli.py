@@ -25,6 +25,7 @@ from engine.clock import ControlledClock, SystemClock
 from engine.rest.auth import BasicAuthenticator, UsersFileError, hash_password
 from shuangshi.output import err, fail, out, print_json
 from shuangshi.rest_commands import incidents_app, instances_app, tasks_app
+from shuangshi.system_commands import demo_command, serve_system, submit_command, workers_command
 from workers.application.models import validate_application
 from workers.catalog.loader import CatalogError, load_catalog
 from workers.catalog.models import Catalog
@@ -297,6 +298,15 @@ UsersFileOption = Annotated[
 DataDirOption = Annotated[
     Path, typer.Option("--data-dir", help="Folder for the engine's SQLite state.", file_okay=False)
 ]
+SystemDataDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="SHUANGSHI_DATA_DIR",
+        help="Folder for all state: engine/, ledger.sqlite3, seals/, documents/, outbox/.",
+        file_okay=False,
+    ),
+]
 
 
 @app.command()
@@ -333,10 +343,16 @@ def up(
     no_rest: NoRestOption = False,
     auth: AuthOption = AuthMode.none,
     users_file: UsersFileOption = None,
-    data_dir: DataDirOption = DEFAULT_DATA_DIR / "engine",
+    data_dir: SystemDataDirOption = DEFAULT_DATA_DIR,
+    ledger_url: Annotated[
+        str | None,
+        typer.Option(
+            "--ledger-url", envvar="SHUANGSHI_LEDGER_URL", help="Ledger database (default: SQLite in DIR)."
+        ),
+    ] = None,
     catalog_path: CatalogOption = None,
 ) -> None:
-    """Run the system on the embedded engine: check the catalog, then serve the engine until Ctrl-C."""
+    """Run the whole system: engine (gRPC + REST), bpmn/ and forms/ deployed, workers; until Ctrl-C."""
     data = _load(catalog_path)
     settings = _engine_settings(
         data_dir=data_dir,
@@ -355,12 +371,17 @@ def up(
     err.print(
         f"[green]catalog[/] {len(data.items)} items ({summary}), {len(data.towns)} towns", highlight=False
     )
-    err.print(
-        "[yellow]Job workers are not part of this build yet: the engine runs alone "
-        "(connect pyzeebe clients and the Camunda SDK to it).[/]",
-        highlight=False,
-    )
-    _serve(settings)
+    try:
+        asyncio.run(
+            serve_system(data_dir, grpc_address, settings.rest_address, settings.authenticator, ledger_url)
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc), 2)
+
+
+app.command("workers")(workers_command)
+app.command("submit")(submit_command)
+app.command("demo")(demo_command)
 
 
 @app.command("hash-password")

@@ -88,11 +88,15 @@ def _keys(component: dict[str, Any]) -> list[str]:
 def test_every_form_field_is_read_somewhere() -> None:
     """Each form field key appears in a diagram expression or in the workers' variables to fetch."""
     diagrams = "\n".join(path.read_text(encoding="utf-8") for path in BPMN)
-    workers = "\n".join(path.read_text(encoding="utf-8") for path in ROOT.joinpath("workers").rglob("tasks.py"))
+    workers = "\n".join(
+        path.read_text(encoding="utf-8") for path in ROOT.joinpath("workers").rglob("tasks.py")
+    )
     for path in FORMS:
         for key in _keys(json.loads(path.read_text(encoding="utf-8"))):
             pattern = re.compile(rf"\b{re.escape(key)}\b")
-            assert pattern.search(diagrams) or f'"{key}"' in workers, f"{path.name}: field '{key}' is never read"
+            assert pattern.search(diagrams) or f'"{key}"' in workers, (
+                f"{path.name}: field '{key}' is never read"
+            )
 
 
 def test_diagrams_have_layout_without_overlapping_shapes() -> None:
@@ -100,7 +104,8 @@ def test_diagrams_have_layout_without_overlapping_shapes() -> None:
     for path in BPMN:
         root = ET.parse(path).getroot()
         shapes = {
-            s.attrib["bpmnElement"]: s.find("dc:Bounds", NS) for s in root.iter(f"{{{NS['bpmndi']}}}BPMNShape")
+            s.attrib["bpmnElement"]: s.find("dc:Bounds", NS)
+            for s in root.iter(f"{{{NS['bpmndi']}}}BPMNShape")
         }
         edges = {e.attrib["bpmnElement"] for e in root.iter(f"{{{NS['bpmndi']}}}BPMNEdge")}
         process = root.find("bpmn:process", NS)
@@ -125,10 +130,14 @@ def test_diagrams_have_layout_without_overlapping_shapes() -> None:
         for element_id, bounds in shapes.items():
             assert bounds is not None
             x, y = float(bounds.attrib["x"]), float(bounds.attrib["y"])
-            boxes.append((element_id, x, y, x + float(bounds.attrib["width"]), y + float(bounds.attrib["height"])))
+            boxes.append(
+                (element_id, x, y, x + float(bounds.attrib["width"]), y + float(bounds.attrib["height"]))
+            )
         for index, (a, ax1, ay1, ax2, ay2) in enumerate(boxes):
             for b, bx1, by1, bx2, by2 in boxes[index + 1 :]:
-                related = attached.get(a) == b or attached.get(b) == a or inside.get(a) == b or inside.get(b) == a
+                related = (
+                    attached.get(a) == b or attached.get(b) == a or inside.get(a) == b or inside.get(b) == a
+                )
                 overlap = ax1 < bx2 and bx1 < ax2 and ay1 < by2 and by1 < ay2
                 assert related or not overlap, f"{path.name}: shapes {a} and {b} overlap"
 
