@@ -97,7 +97,9 @@ async def test_materials_incomplete_notice_then_supplement_continues(system: Sys
     missing_vars = await system.variable(None, "missingMaterials")
     assert [m["id"] for m in missing_vars] == [missing]
     case_number = await system.variable(None, "caseNumber")
-    outbox = list((system.data_dir / "outbox").glob("*-materials-notice.json"))
+    outbox = await wait_for(
+        lambda: list((system.data_dir / "outbox").glob("*-materials-notice.json")), message="the notice in the outbox"
+    )
     assert len(outbox) == 1
     await system.zeebe.publish_message(
         "materials-supplemented",
