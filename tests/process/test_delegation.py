@@ -98,7 +98,8 @@ async def test_materials_incomplete_notice_then_supplement_continues(system: Sys
     assert [m["id"] for m in missing_vars] == [missing]
     case_number = await system.variable(None, "caseNumber")
     outbox = await wait_for(
-        lambda: list((system.data_dir / "outbox").glob("*-materials-notice.json")), message="the notice in the outbox"
+        lambda: list((system.data_dir / "outbox").glob("*-materials-notice.json")),
+        message="the notice in the outbox",
     )
     assert len(outbox) == 1
     await system.zeebe.publish_message(
