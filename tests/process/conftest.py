@@ -16,7 +16,7 @@ from camunda_orchestration_sdk.models.user_task_completion_request import UserTa
 from camunda_orchestration_sdk.models.user_task_search_query import UserTaskSearchQuery
 from camunda_orchestration_sdk.models.variable_search_query import VariableSearchQuery
 from camunda_orchestration_sdk.semantic_types import ProcessInstanceKey
-from pyzeebe import ZeebeClient, ZeebeTaskRouter, create_insecure_channel
+from pyzeebe import ZeebeClient, ZeebeTaskRouter, ZeebeWorker, create_insecure_channel
 
 from engine.clock import ControlledClock
 from engine.server import EngineServer, start_engine
@@ -108,7 +108,14 @@ class System:
         return result
 
 
-async def _start_workers(services: Services, address: str, keep: Callable[[str], bool]) -> Callable[[], Any]:
+async def _start_workers(
+    services: Services,
+    address: str,
+    keep: Callable[[str], bool],
+    adapt: Callable[[ZeebeWorker], None] | None = None,
+) -> Callable[[], Any]:
+    """Real workers for the job types ``keep`` selects; ``adapt`` may change the worker before it starts
+    (e.g. wrap its job handlers to simulate a crash)."""
     channel = create_insecure_channel(grpc_address=address)
     selected: list[ZeebeTaskRouter] = []
     for router in routers(services):
@@ -117,6 +124,8 @@ async def _start_workers(services: Services, address: str, keep: Callable[[str],
                 router.remove_task(task.type)
         selected.append(router)
     worker = create_worker(channel, selected)
+    if adapt is not None:
+        adapt(worker)
     runner = asyncio.create_task(worker.work())
 
     async def stop() -> None:

@@ -75,7 +75,7 @@ def _working_days_left(services: Services, due: str | None, at: datetime) -> int
     due_at = datetime.fromisoformat(due)
     if due_at <= at:
         return 0
-    return services.calendar.working_days_after(at.date(), due_at.date())
+    return services.calendar.working_days_after(at.astimezone(due_at.tzinfo).date(), due_at.date())
 
 
 def create_router(services: Services, notifier: Notifier) -> ZeebeTaskRouter:
