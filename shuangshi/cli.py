@@ -23,6 +23,7 @@ from rich.table import Table
 
 from engine.clock import ControlledClock, SystemClock
 from engine.rest.auth import BasicAuthenticator, UsersFileError, hash_password
+from shuangshi.case_commands import case_app, ledger_app, seal_app
 from shuangshi.output import err, fail, out, print_json
 from shuangshi.rest_commands import incidents_app, instances_app, tasks_app
 from shuangshi.system_commands import demo_command, serve_system, submit_command, workers_command
@@ -40,6 +41,9 @@ app = typer.Typer(
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(instances_app, name="instances")
+app.add_typer(case_app, name="case")
+app.add_typer(seal_app, name="seal")
+app.add_typer(ledger_app, name="ledger")
 
 CatalogOption = Annotated[
     Path | None,

@@ -27,8 +27,10 @@ __all__ = ["configure_logging", "get_logger", "mask_personal_data", "mask_text",
 
 _ID_NUMBER_RE: Final = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 # An optional country prefix, then 1[3-9] and 9 more digits, optionally grouped 3-4-4 by a space or hyphen.
+# Not inside a longer run of ASCII letters and digits: a key fingerprint or hash (hex) may contain 11
+# digits in a row that look like a mobile number, and is not one.
 _MOBILE_RE: Final = re.compile(
-    r"(?<![0-9+])((?:\+|00)?86[ -]?)?(1[3-9][0-9])([ -]?)([0-9]{4})\3([0-9]{4})(?![0-9])"
+    r"(?<![0-9A-Za-z+])((?:\+|00)?86[ -]?)?(1[3-9][0-9])([ -]?)([0-9]{4})\3([0-9]{4})(?![0-9A-Za-z])"
 )
 
 

@@ -211,3 +211,12 @@ def test_reset_removes_our_handler() -> None:
     assert len(ours) == 1
     reset_logging()
     assert not [h for h in logging.getLogger().handlers if type(h).__module__ == "workers.logging"]
+
+
+def test_hex_fingerprints_are_not_taken_for_mobile_numbers() -> None:
+    """A SHA-256 hex digest with 11 phone-like digits inside stays intact; a phone after letters-free text is masked."""
+    from workers.logging import mask_text  # noqa: PLC0415 - the function under test
+
+    fingerprint = "0ed66d8b821100aecc43fde44d68eca788fa14c94ee9edbc18980055247db32a"
+    assert mask_text(fingerprint) == fingerprint
+    assert mask_text("联系电话13800001234。") == "联系电话138****1234。"
