@@ -11,7 +11,6 @@ List indexes in field paths are 0-based (``items[3]`` is the fourth entry).
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from workers.catalog.models import Catalog, Loc, find_catalog_issues, format_loc
+from workers.config_errors import ConfigFileError, FileProblem
 
 __all__ = [
     "CATALOG_FILE_NAME",
@@ -40,32 +40,12 @@ CATALOG_FILE_NAME = "catalog.yaml"
 _MAX_SHOWN_INPUT = 60
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogProblem:
-    """One problem of a catalog file: the file, its 1-based line, the field path and what is wrong."""
-
-    file: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+#: One problem of the catalog file (file, 1-based line, field path, message).
+CatalogProblem = FileProblem
 
 
-class CatalogError(Exception):
+class CatalogError(ConfigFileError):
     """The catalog could not be loaded; ``problems`` lists every problem found, by line."""
-
-    def __init__(self, problems: Iterable[CatalogProblem]) -> None:
-        self.problems: tuple[CatalogProblem, ...] = tuple(problems)
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return "\n".join(str(problem) for problem in self.problems)
-
-    def __reduce__(self) -> tuple[type["CatalogError"], tuple[tuple[CatalogProblem, ...]]]:
-        return (CatalogError, (self.problems,))
 
 
 def config_dir() -> Path:

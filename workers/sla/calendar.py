@@ -34,6 +34,7 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from workers.catalog.loader import config_dir
+from workers.config_errors import ConfigFileError, FileProblem
 from workers.logging import get_logger
 
 __all__ = [
@@ -241,32 +242,12 @@ class WorkingCalendar:
 # Loading config/holidays.yaml
 
 
-@dataclass(frozen=True, slots=True)
-class HolidayProblem:
-    """One problem of the holidays file: the file, its 1-based line, the entry and what is wrong."""
-
-    file: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+#: One problem of the holidays file (file, 1-based line, entry, message).
+HolidayProblem = FileProblem
 
 
-class HolidaysFileError(Exception):
+class HolidaysFileError(ConfigFileError):
     """The holidays file could not be loaded; ``problems`` lists every problem found, by line."""
-
-    def __init__(self, problems: Iterable[HolidayProblem]) -> None:
-        self.problems: tuple[HolidayProblem, ...] = tuple(problems)
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return "\n".join(str(problem) for problem in self.problems)
-
-    def __reduce__(self) -> tuple[type["HolidaysFileError"], tuple[tuple[HolidayProblem, ...]]]:
-        return (HolidaysFileError, (self.problems,))
 
 
 def default_holidays_path() -> Path:
