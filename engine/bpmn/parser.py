@@ -157,7 +157,7 @@ _ALLOWED_ZEEBE: Final = {
     ),
     "callActivity": frozenset({"calledElement", "ioMapping"}),
     "subProcess": frozenset({"ioMapping"}),
-    "startEvent": frozenset({"ioMapping"}),
+    "startEvent": frozenset({"ioMapping", "formDefinition"}),
     "endEvent": _JOB,
     "intermediateThrowEvent": _JOB,
     "intermediateCatchEvent": frozenset({"ioMapping"}),
@@ -955,7 +955,7 @@ class _ProcessParser:
         )
         element = replace(base, type=element_type, inputs=inputs, outputs=outputs)
         if local == "startEvent":
-            return self._start_event(xml_node, element, label, definition, scope)
+            return self._start_event(xml_node, element, label, definition, scope, own.zeebe)
         if local == "boundaryEvent":
             return self._boundary_event(xml_node, element, label, definition)
         if local == "intermediateCatchEvent":
@@ -1012,7 +1012,22 @@ class _ProcessParser:
         label: str,
         definition: tuple[str, XmlElement] | None,
         scope: _Scope,
+        zeebe: dict[str, XmlElement],
     ) -> Element:
+        form = zeebe.get("formDefinition")
+        if form is not None:
+            # A start form (Tasklist's "start process" form) is metadata for the people who start a
+            # case; it does not change execution. Only a process's none start event may carry one.
+            form_id = form.get("formId")
+            if scope.kind != ElementType.PROCESS or definition is not None:
+                self.report.add(
+                    label,
+                    "a start form (zeebe:formDefinition) is only supported on a process's none start event",
+                )
+            elif not form_id:
+                self.report.add(label, "a start form needs zeebe:formDefinition formId (linked Camunda form)")
+            else:
+                element = replace(element, extra={**element.extra, "startFormId": form_id})
         if scope.kind == ElementType.SUB_PROCESS:
             if definition is not None:
                 self.report.add(label, "the start event of an embedded subprocess must be a none start event")

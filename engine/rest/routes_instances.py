@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from engine.clock import datetime_to_ms, ms_to_datetime
-from engine.processor import DeploymentResult
+from engine.processor import DeploymentResult, Processor
 from engine.rest.deps import EngineDep
 from engine.rest.problems import ApiProblem
 from engine.rest.search import SearchQuery, check_filter_fields, matches, paginate
@@ -305,7 +305,13 @@ _DEFINITIONS = _Resource(
 )
 
 
-def _definition_row(state: State, definition: ProcessDefinition) -> Row:
+def _has_start_form(processor: Processor, definition: ProcessDefinition) -> bool:
+    model = processor.model(definition.key)
+    return model.none_start is not None and "startFormId" in model.element(model.none_start).extra
+
+
+def _definition_row(processor: Processor, definition: ProcessDefinition) -> Row:
+    state = processor.state
     return {
         "name": definition.name,
         "resourceName": definition.resource_name,
@@ -314,7 +320,7 @@ def _definition_row(state: State, definition: ProcessDefinition) -> Row:
         "processDefinitionId": definition.bpmn_process_id,
         "tenantId": TENANT,
         "processDefinitionKey": definition.key,
-        "hasStartForm": False,  # start events cannot carry forms in the supported subset
+        "hasStartForm": _has_start_form(processor, definition),
         "state": "ACTIVE",
         "isLatestVersion": state.latest_process.get(definition.bpmn_process_id) == definition.key,
     }
@@ -336,7 +342,9 @@ async def search_process_definitions(engine: EngineDep, query: SearchQuery | Non
     filters = dict(query.filter)
     if filters.get("isLatestVersion") is False:  # false means "every version", as in Camunda
         del filters["isLatestVersion"]
-    rows = _DEFINITIONS.select((_definition_row(state, d) for d in state.processes.values()), filters)
+    rows = _DEFINITIONS.select(
+        (_definition_row(engine.processor, d) for d in state.processes.values()), filters
+    )
     return _DEFINITIONS.page(rows, query)
 
 
@@ -344,7 +352,7 @@ async def search_process_definitions(engine: EngineDep, query: SearchQuery | Non
 async def get_process_definition(engine: EngineDep, process_definition_key: str) -> Row:
     """One process definition; 404 when the key is unknown."""
     state = engine.processor.state
-    return _DEFINITIONS.render(_definition_row(state, _definition(state, process_definition_key)))
+    return _DEFINITIONS.render(_definition_row(engine.processor, _definition(state, process_definition_key)))
 
 
 @router.get("/process-definitions/{process_definition_key}/xml", tags=["Process definition"])

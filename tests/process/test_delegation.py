@@ -137,3 +137,28 @@ async def test_supplement_deadline_passing_ends_as_not_accepted(system: System) 
     assert view is not None
     assert view.status == "not-accepted"
     assert await system.variable(key, "intakeOutcome") == "not-accepted"
+
+
+async def test_case_started_from_the_intake_start_form(system: System) -> None:
+    """Variables as the application-intake start form submits them (codes beside the application) run a case."""
+    from camunda_orchestration_sdk.models.process_definition_search_query import (  # noqa: PLC0415
+        ProcessDefinitionSearchQuery,
+    )
+
+    from workers.application.samples import sample_application  # noqa: PLC0415
+
+    definitions = await system.sdk.search_process_definitions(
+        data=ProcessDefinitionSearchQuery.from_dict({"filter": {"processDefinitionId": "window-forwarding"}})
+    )
+    assert definitions.items[0].has_start_form is True
+    application = sample_application(system.catalog, "3700000715006", "beizhuang", "town")
+    for name in ("itemCode", "townCode", "counter"):
+        del application[name]
+    response = await system.zeebe.run_process(
+        "window-forwarding",
+        {"itemCode": "3700000715006", "townCode": "beizhuang", "counter": "town", "application": application},
+    )
+    key = int(response.process_instance_key)
+    await human_steps(system, key, "window-forwarding", "town")
+    assert await system.finished(key) == "COMPLETED"
+    assert (await system.variable(key, "decision"))["outcome"] == "approved"

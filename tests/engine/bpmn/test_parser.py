@@ -1149,3 +1149,33 @@ def test_large_document_parses() -> None:
     process = parse(START + "".join(service(i) for i in ids) + END + chain("start", *ids, "end"))
     assert len(process.root.children) == count + 2
     assert process.element("t1999").outgoing == ("f_t1999_end",)
+
+
+def test_start_form_on_the_process_none_start_event_is_kept() -> None:
+    """A zeebe:formDefinition on the process's none start event is kept as its start form id."""
+    xml = (
+        '<?xml version="1.0"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="t">'
+        '<bpmn:process id="p" isExecutable="true"><bpmn:startEvent id="s"><bpmn:extensionElements>'
+        '<zeebe:formDefinition formId="application-intake" /></bpmn:extensionElements></bpmn:startEvent>'
+        '<bpmn:endEvent id="e" /><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e" /></bpmn:process>'
+        "</bpmn:definitions>"
+    )
+    (process,) = parse_bpmn("p.bpmn", xml.encode()).processes
+    assert process.element("s").extra["startFormId"] == "application-intake"
+
+
+def test_start_form_elsewhere_is_rejected() -> None:
+    """A start form on a message start event is refused, naming the element."""
+    xml = (
+        '<?xml version="1.0"?><bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="t">'
+        '<bpmn:process id="p" isExecutable="true"><bpmn:startEvent id="s"><bpmn:extensionElements>'
+        '<zeebe:formDefinition formId="x" /></bpmn:extensionElements>'
+        '<bpmn:messageEventDefinition messageRef="m" /></bpmn:startEvent>'
+        '<bpmn:endEvent id="e" /><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e" /></bpmn:process>'
+        '<bpmn:message id="m" name="go" /></bpmn:definitions>'
+    )
+    with pytest.raises(BpmnValidationError) as info:
+        parse_bpmn("p.bpmn", xml.encode())
+    assert any("'s'" in p and "start form" in p for p in info.value.problems)
