@@ -895,9 +895,11 @@ class Processor:
             if child_root is not None:
                 self._terminate(child_root)
         self._close_owned(ei.key)
-        for incident in [i for i in state.incidents.values() if i.element_instance_key == ei.key]:
-            if incident.state == "ACTIVE":
-                self._mark_incident_resolved(incident)
+        info = state.instances.get(ei.process_instance_key)
+        if info is not None and info.has_incident:  # only then can an active incident belong to ei
+            for incident in [i for i in state.incidents.values() if i.element_instance_key == ei.key]:
+                if incident.state == "ACTIVE":
+                    self._mark_incident_resolved(incident)
         state.drop_scope_variables(ei.key)
         state.remove(ei)
         self._element_record(ei, "ELEMENT_TERMINATED")
@@ -909,11 +911,12 @@ class Processor:
             self.effects.ended_instances.append((ei.key, "TERMINATED", {}))
 
     def _close_owned(self, owner_key: int) -> None:
+        """Remove the timers and message subscriptions an element instance opened (indexed by owner)."""
         state = self.state
-        for timer in [t for t in state.timers.values() if t.element_instance_key == owner_key]:
-            state.remove(timer)
-        for subscription in [s for s in state.subscriptions.values() if s.element_instance_key == owner_key]:
-            state.remove(subscription)
+        for kind, key in list(state.owned.get(owner_key, ())):
+            entity = state.entities[kind].get(key)
+            if entity is not None:
+                state.remove(entity)
 
     # ------------------------------------------------------------------------------------------
     # multi-instance

@@ -267,6 +267,8 @@ class State:
         self.activatable: dict[str, dict[int, None]] = defaultdict(dict)
         self.subscriptions_by_message: dict[tuple[str, str], dict[int, None]] = defaultdict(dict)
         self.latest_process: dict[str, int] = {}
+        # timers and subscriptions by the element instance that owns them (closed when it ends)
+        self.owned: dict[int, set[tuple[str, int]]] = defaultdict(set)
         self.latest_form: dict[str, int] = {}
         # change tracking
         self.dirty: set[tuple[str, int]] = set()
@@ -347,6 +349,8 @@ class State:
         self.pending_records.append(record)
 
     def _index_add(self, entity: Entity) -> None:
+        if isinstance(entity, (Timer, Subscription)) and entity.element_instance_key is not None:
+            self.owned[entity.element_instance_key].add((entity.kind, entity.key))
         if isinstance(entity, ElementInstance) and entity.flow_scope_key is not None:
             self.children[entity.flow_scope_key].add(entity.key)
         elif isinstance(entity, Job) and entity.state == "ACTIVATABLE":
@@ -363,6 +367,12 @@ class State:
                 self.latest_form[entity.form_id] = entity.key
 
     def _index_remove(self, entity: Entity) -> None:
+        if isinstance(entity, (Timer, Subscription)) and entity.element_instance_key is not None:
+            owned = self.owned.get(entity.element_instance_key)
+            if owned is not None:
+                owned.discard((entity.kind, entity.key))
+                if not owned:
+                    del self.owned[entity.element_instance_key]
         if isinstance(entity, ElementInstance) and entity.flow_scope_key is not None:
             siblings = self.children.get(entity.flow_scope_key)
             if siblings is not None:
