@@ -7,7 +7,6 @@ fails the job with an exponential back-off, and Zeebe turns the last failure int
 """
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -178,7 +177,3 @@ def task(
         return handler
 
     return decorate
-
-
-def monotonic_ms() -> int:
-    return int(time.monotonic() * 1000)

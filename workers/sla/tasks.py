@@ -1,7 +1,10 @@
 """pyzeebe handler for ``sla.schedule``: start, pause (补正) and resume the working-day time limit.
 
-The task header ``action`` says which; ``supplementDays`` (on ``pause``) is the 补正 period in working
-days. Outputs: ``sla`` (the running state), ``slaDueAt`` and ``slaWarnAt`` (ISO date-times with offset,
+The task header ``action`` says which; ``warnDaysBefore`` (on ``start``, default 1) is how many
+working days before the deadline the yellow warning fires; ``supplementDays`` (on ``pause``) is the
+补正 period in working days.
+
+Outputs: ``sla`` (the running state), ``slaDueAt`` and ``slaWarnAt`` (ISO date-times with offset,
 read by the timer boundary events), ``supplementDeadline`` (on pause) and ``calendarUnknownYears`` (years
 the holiday calendar does not know: deadlines there count Monday–Friday only, and say so).
 """
@@ -44,7 +47,18 @@ def apply(services: Services, job: Job) -> dict[str, Any]:
     at = broker_now(job)
     calendar: WorkingCalendar = services.calendar
     if action == "start":
-        deadlines = schedule(at, int(str(job.variables["timeLimitDays"])), calendar=calendar)
+        warn_header = job.custom_headers.get("warnDaysBefore", "1")
+        if not str(warn_header).isdigit():
+            raise ValueError(
+                f"element '{job.element_id}': task header warnDaysBefore='{warn_header}' "
+                "is not a whole number"
+            )
+        deadlines = schedule(
+            at,
+            int(str(job.variables["timeLimitDays"])),
+            warn_days_before=int(warn_header),
+            calendar=calendar,
+        )
         case_service.record(
             services.ledger,
             case,
