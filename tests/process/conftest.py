@@ -1,17 +1,26 @@
-"""The whole system for process tests: embedded engine (gRPC + REST, controlled clock), the real
+"""The whole system for process tests: a Zeebe gateway (gRPC + REST, controlled clock), the real
 workers over gRPC, the diagrams and forms of ``bpmn/`` and ``forms/`` deployed, the Camunda SDK for
-the clerks' steps. Nothing here reaches into the engine: cases are driven like users drive them."""
+the clerks' steps. Nothing here reaches into the engine: cases are driven like users drive them.
+
+The gateway is the embedded engine, started per test, unless the run selects the real-Zeebe target
+(``pytest -m zeebe`` or ``SHUANGSHI_TEST_TARGET=zeebe``): then the scenario tests marked ``zeebe``
+run unchanged against a Camunda 8 cluster (see :mod:`tests.process.target`). The clock moves through
+the REST clock endpoint on both targets.
+"""
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from camunda_orchestration_sdk import CamundaAsyncClient
+from camunda_orchestration_sdk.models.clock_pin_request import ClockPinRequest
+from camunda_orchestration_sdk.models.process_instance_search_query import ProcessInstanceSearchQuery
 from camunda_orchestration_sdk.models.user_task_completion_request import UserTaskCompletionRequest
 from camunda_orchestration_sdk.models.user_task_search_query import UserTaskSearchQuery
 from camunda_orchestration_sdk.models.variable_search_query import VariableSearchQuery
@@ -22,6 +31,7 @@ from engine.clock import ControlledClock
 from engine.server import EngineServer, start_engine
 from tests.engine.conftest import wait_for
 from tests.engine.rest.conftest import sdk_client
+from tests.process.target import Endpoints, real_cluster, select, selected_target, wants_zeebe
 from workers.app import routers
 from workers.application.samples import sample_application
 from workers.catalog.loader import load_catalog
@@ -33,15 +43,41 @@ from workers.settings import WorkerSettings
 ROOT = Path(__file__).parents[2]
 
 
+class EngineClock:
+    """The engine's clock, moved through the REST API (``PUT /v2/clock``) as on a real cluster.
+
+    Zeebe has no endpoint that reads the clock, so ``add`` moves on from the last pinned time (or from
+    this machine's time before the first pin).
+    """
+
+    def __init__(self, sdk: CamundaAsyncClient) -> None:
+        self._sdk = sdk
+        self._pinned_ms: int | None = None
+
+    async def pin(self, epoch_ms: int) -> None:
+        await self._sdk.pin_clock(data=ClockPinRequest(timestamp=epoch_ms))
+        self._pinned_ms = epoch_ms
+
+    async def add(self, millis: int) -> None:
+        start = self._pinned_ms if self._pinned_ms is not None else int(time.time() * 1000)
+        await self.pin(start + millis)
+
+    async def reset(self) -> None:
+        await self._sdk.reset_clock()
+        self._pinned_ms = None
+
+
 @dataclass
 class System:
-    server: EngineServer
-    clock: ControlledClock
+    grpc_address: str
+    clock: EngineClock
     zeebe: ZeebeClient
     sdk: CamundaAsyncClient
     services: Services
     catalog: Catalog
     data_dir: Path
+    server: EngineServer | None = None
+    started: list[int] = field(default_factory=list)
     stops: list[Callable[[], Any]] = field(default_factory=list)
 
     @property
@@ -58,7 +94,23 @@ class System:
             process_id,
             {"application": application, "itemCode": item_code, "townCode": town_code, "counter": counter},
         )
+        self.started.append(int(response.process_instance_key))
         return int(response.process_instance_key)
+
+    async def child(self, process_instance_key: int, within: float = 30) -> int:
+        """The key of the instance the case called (``case-intake``): its variables live there."""
+        query = ProcessInstanceSearchQuery.from_dict(
+            {"filter": {"parentProcessInstanceKey": str(process_instance_key)}}
+        )
+
+        async def find() -> int | None:
+            result = await self.sdk.search_process_instances(data=query)
+            return int(result.items[0].process_instance_key) if result.items else None
+
+        key: int = await wait_for(
+            find, within=within, message=f"the instance called by {process_instance_key}"
+        )
+        return key
 
     async def task(self, process_instance_key: int, element_id: str, within: float = 30) -> Any:
         """The open user task of the case at ``element_id`` (waits for it to appear)."""
@@ -83,12 +135,9 @@ class System:
             task.user_task_key, data=UserTaskCompletionRequest.from_dict({"variables": variables})
         )
 
-    async def variable(self, process_instance_key: int | None, name: str) -> Any:
-        """A variable of the instance; with no key, the variable of that name in any instance (the
-        receiving ``case-intake`` is a called child instance with its own key)."""
-        filters: dict[str, Any] = {"name": name}
-        if process_instance_key is not None:
-            filters["processInstanceKey"] = str(process_instance_key)
+    async def variable(self, process_instance_key: int, name: str) -> Any:
+        """A variable of the instance (``None`` while it has none of that name)."""
+        filters: dict[str, Any] = {"name": name, "processInstanceKey": str(process_instance_key)}
         query = VariableSearchQuery.from_dict({"filter": filters})
         result = await self.sdk.search_variables(data=query, truncate_values=False)
         if not result.items:
@@ -140,29 +189,38 @@ async def _start_workers(
 async def make_system(
     tmp_path: Path, ledger_url: str | None = None, keep: Callable[[str], bool] | None = None
 ) -> System:
-    clock = ControlledClock()
-    server = await start_engine(tmp_path / "engine", "127.0.0.1:0", clock, rest_address="127.0.0.1:0")
+    """The system on the selected target: the real cluster when the run asked for it, else an
+    embedded engine of its own with a controlled clock."""
+    endpoints = selected_target()
+    server: EngineServer | None = None
+    if endpoints is None:
+        server = await start_engine(
+            tmp_path / "engine", "127.0.0.1:0", ControlledClock(), rest_address="127.0.0.1:0"
+        )
+        assert server.rest_address is not None
+        endpoints = Endpoints(server.grpc_address, f"http://{server.rest_address}")
     settings = WorkerSettings(
-        zeebe_address=server.grpc_address, data_dir=tmp_path / "data", ledger_url=ledger_url
+        zeebe_address=endpoints.grpc_address, data_dir=tmp_path / "data", ledger_url=ledger_url
     )
     services = await asyncio.to_thread(build_services, settings)
-    channel = create_insecure_channel(grpc_address=server.grpc_address)
+    channel = create_insecure_channel(grpc_address=endpoints.grpc_address)
     zeebe = ZeebeClient(channel, max_connection_retries=-1)
     resources = sorted(
         str(p) for p in [*ROOT.joinpath("bpmn").glob("*.bpmn"), *ROOT.joinpath("forms").glob("*.form")]
     )
     await zeebe.deploy_resource(*resources)
-    assert server.rest_address is not None
+    sdk = sdk_client(endpoints.rest_url)
     system = System(
-        server,
-        clock,
+        endpoints.grpc_address,
+        EngineClock(sdk),
         zeebe,
-        sdk_client(f"http://{server.rest_address}"),
+        sdk,
         services,
         services.catalog,
         settings.data_dir,
+        server=server,
     )
-    system.stops.append(await _start_workers(services, server.grpc_address, keep or (lambda _: True)))
+    system.stops.append(await _start_workers(services, endpoints.grpc_address, keep or (lambda _: True)))
     system.stops.append(channel.close)
     return system
 
@@ -170,12 +228,31 @@ async def make_system(
 async def close_system(system: System) -> None:
     for stop in system.stops:
         await stop()
+    if system.server is None:
+        # A shared cluster outlives the test: cancel what the test left running (its timers and jobs
+        # would otherwise reach the next test's workers) and give the clock back.
+        for key in system.started:
+            with contextlib.suppress(Exception):
+                await system.sdk.cancel_process_instance(ProcessInstanceKey(str(key)), data=None)
+        await system.clock.reset()
     await system.sdk.aclose()
     notifier = system.services.extra.get("notifier")
     if notifier is not None:
         await notifier.aclose()
     system.services.close()
-    await system.server.stop(0)
+    if system.server is not None:
+        await system.server.stop(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def target(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The gateway of this session's scenarios: embedded per test, or the real cluster if asked for."""
+    if not wants_zeebe(request.config):
+        select(None)
+        yield
+        return
+    with real_cluster():
+        yield
 
 
 @pytest.fixture

@@ -2,8 +2,15 @@
 
 from typing import Any
 
+import pytest
+from camunda_orchestration_sdk.models.process_definition_search_query import ProcessDefinitionSearchQuery
+
+from tests.engine.conftest import wait_for
 from tests.process.conftest import System
+from workers.application.samples import sample_application
 from workers.seal import verify
+
+pytestmark = pytest.mark.zeebe  # scenario tests: also run on a real cluster with ``pytest -m zeebe``
 
 APPROVE = {"conclusion": "approve", "conclusionReason": "材料齐全，符合条件"}
 REJECT = {"conclusion": "reject", "conclusionReason": "不符合法定条件"}
@@ -82,21 +89,18 @@ async def test_rejection_paths_seal_a_rejection(system: System) -> None:
 async def test_materials_incomplete_notice_then_supplement_continues(system: System) -> None:
     """Missing materials raise a one-time notice; the supplement message lets the case continue to a decision."""
     item = system.catalog.item("3700000123026")
-    from workers.application.samples import sample_application  # noqa: PLC0415
-
     application = sample_application(system.catalog, item.code, "xiji", "town")
     missing = application["materials"].pop()
     key = await system.start_case(item.code, "xiji", "town", application)
+    intake = await system.child(key)
 
     async def noticed() -> Any:
-        return await system.variable(None, "supplementDeadline")
-
-    from tests.engine.conftest import wait_for  # noqa: PLC0415
+        return await system.variable(intake, "supplementDeadline")
 
     await wait_for(noticed, message="the one-time notice")
-    missing_vars = await system.variable(None, "missingMaterials")
+    missing_vars = await system.variable(intake, "missingMaterials")
     assert [m["id"] for m in missing_vars] == [missing]
-    case_number = await system.variable(None, "caseNumber")
+    case_number = await system.variable(intake, "caseNumber")
     outbox = await wait_for(
         lambda: list((system.data_dir / "outbox").glob("*-materials-notice.json")),
         message="the notice in the outbox",
@@ -119,18 +123,16 @@ async def test_materials_incomplete_notice_then_supplement_continues(system: Sys
 async def test_supplement_deadline_passing_ends_as_not_accepted(system: System) -> None:
     """Without a supplement, moving the clock past the deadline ends the case as 不予受理."""
     application_item = "3700000117086"
-    from workers.application.samples import sample_application  # noqa: PLC0415
-
     application = sample_application(system.catalog, application_item, "xiji", "town")
     application["materials"] = application["materials"][:1]
     key = await system.start_case(application_item, "xiji", "town", application)
-    from tests.engine.conftest import wait_for  # noqa: PLC0415
+    intake = await system.child(key)
 
     async def noticed() -> Any:
-        return await system.variable(None, "supplementDeadline")
+        return await system.variable(intake, "supplementDeadline")
 
     await wait_for(noticed, message="the one-time notice")
-    system.clock.add(30 * 86_400_000)
+    await system.clock.add(30 * 86_400_000)
     assert await system.finished(key) == "COMPLETED"
     case_number = await system.variable(key, "caseNumber")
     view = system.ledger.case(case_number)
@@ -141,12 +143,6 @@ async def test_supplement_deadline_passing_ends_as_not_accepted(system: System) 
 
 async def test_case_started_from_the_intake_start_form(system: System) -> None:
     """Variables as the application-intake start form submits them (codes beside the application) run a case."""
-    from camunda_orchestration_sdk.models.process_definition_search_query import (  # noqa: PLC0415
-        ProcessDefinitionSearchQuery,
-    )
-
-    from workers.application.samples import sample_application  # noqa: PLC0415
-
     definitions = await system.sdk.search_process_definitions(
         data=ProcessDefinitionSearchQuery.from_dict({"filter": {"processDefinitionId": "window-forwarding"}})
     )

@@ -37,6 +37,8 @@ FORWARDING_ITEM = "3700000131002"  # 服务窗口前移
 OPINION = {"opinionDecision": "approve", "opinionText": "经实质性审核，申请材料真实有效。"}
 DIE_FIRST = frozenset({"seal.stamp", "applicant.notify"})
 
+pytestmark = pytest.mark.zeebe  # scenario tests: also run on a real cluster with ``pytest -m zeebe``
+
 
 # --------------------------------------------------------------------------------------------------
 # helpers
@@ -130,7 +132,7 @@ async def test_alerts_count_working_days_across_a_holiday_and_a_weekend(system: 
     """Warning and deadline skip National Day and its weekend; yellow then red alerts fire without ending the task."""
     accept_day = last_working_day_before_national_day(2025)
     accepted_at = datetime.combine(accept_day, time(10, 0), tzinfo=SHANGHAI)
-    system.clock.pin(datetime_to_ms(accepted_at))
+    await system.clock.pin(datetime_to_ms(accepted_at))
     limit = system.catalog.item(DIRECT_ITEM).time_limit_days
     assert limit > 0
 
@@ -155,14 +157,14 @@ async def test_alerts_count_working_days_across_a_holiday_and_a_weekend(system: 
     assert accept_day < warn_at.astimezone(SHANGHAI).date() < due_day
 
     # Just before the warning: nothing yet.
-    system.clock.pin(datetime_to_ms(warn_at) - 60_000)
+    await system.clock.pin(datetime_to_ms(warn_at) - 60_000)
     await engine_barrier(system)
     assert await elements(system, key, "town_decision_yellow") == []
     assert outbox(system, "*-alert-*.json") == []
     assert not any(name.startswith("alert-") for name in events(system, case_number))
 
     # Past the warning: a yellow alert (outbox and ledger), no red one.
-    system.clock.pin(datetime_to_ms(warn_at) + 60_000)
+    await system.clock.pin(datetime_to_ms(warn_at) + 60_000)
     yellow = await wait_for(lambda: outbox(system, "*-alert-yellow.json"), message="the yellow alert")
     await wait_for(
         lambda: "alert-yellow" in events(system, case_number), message="alert-yellow in the ledger"
@@ -174,7 +176,7 @@ async def test_alerts_count_working_days_across_a_holiday_and_a_weekend(system: 
     assert outbox(system, "*-alert-red.json") == []
 
     # Past the deadline: a red alert.
-    system.clock.pin(datetime_to_ms(due_at) + 60_000)
+    await system.clock.pin(datetime_to_ms(due_at) + 60_000)
     red = await wait_for(lambda: outbox(system, "*-alert-red.json"), message="the red alert")
     await wait_for(lambda: "alert-red" in events(system, case_number), message="alert-red in the ledger")
     await wait_for(lambda: elements(system, key, "town_decision_alert_red_end"), message="the alert done")
@@ -221,7 +223,7 @@ async def test_tampered_town_opinion_is_returned_not_issued(start_system: StartS
     path.write_text(json.dumps(sealed, ensure_ascii=False, indent=2) + "\n", "utf-8")
 
     system.stops.append(
-        await _start_workers(system.services, system.server.grpc_address, lambda t: t == "seal.verify")
+        await _start_workers(system.services, system.grpc_address, lambda t: t == "seal.verify")
     )
     returned = await system.task(key, "town_review")
     assert "seal-rejected" in events(system, case_number)
@@ -309,7 +311,7 @@ async def test_redelivered_jobs_create_no_duplicates(start_system: StartSystem) 
     system.stops.append(
         await _start_workers(
             system.services,
-            system.server.grpc_address,
+            system.grpc_address,
             lambda t: t in DIE_FIRST,
             dies_on_first_delivery(deliveries),
         )
@@ -327,7 +329,7 @@ async def test_redelivered_jobs_create_no_duplicates(start_system: StartSystem) 
         crashed.append(job_key)
         first_outbox.update({p.name: p.read_text("utf-8") for p in outbox(system, f"{job_key}-*.json")})
         first_documents.update(stored_documents(system))
-        system.clock.add(JOB_TIMEOUT_MS + 1_000)
+        await system.clock.add(JOB_TIMEOUT_MS + 1_000)
         await wait_for(lambda: deliveries[job_key] == 2, message=f"job {job_key} delivered again")
 
     key = await system.start_case(DIRECT_ITEM, "xiji", "town")
