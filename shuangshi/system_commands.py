@@ -84,21 +84,64 @@ async def serve_system(
     log.info("system.stopped")
 
 
+def _stop_signals() -> tuple[asyncio.Event, asyncio.Event]:
+    """``stop`` on the first SIGTERM or SIGINT; ``force`` on the second (cuts the grace period short)."""
+    stop, force = asyncio.Event(), asyncio.Event()
+    log = get_logger("shuangshi.workers")
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.info("workers.signal", signal=sig.name, action="force" if stop.is_set() else "stop")
+        (force if stop.is_set() else stop).set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    return stop, force
+
+
 def workers_command(
     data_dir: DataDirOption = Path("data"),
     log_level: Annotated[str, typer.Option("--log-level", envvar="SHUANGSHI_LOG_LEVEL")] = "INFO",
 ) -> None:
-    """Run only the job workers against ZEEBE_ADDRESS (a real Camunda 8 cluster or a separate engine)."""
-    from workers.app import run_workers  # noqa: PLC0415
+    """Run only the job workers against ZEEBE_ADDRESS (a real Camunda 8 cluster or a separate engine).
+
+    Serves /healthz, /readyz and /metrics on SHUANGSHI_HTTP_HOST:SHUANGSHI_HTTP_PORT (127.0.0.1:9464).
+    SIGTERM or Ctrl-C: no more jobs are taken, the jobs in hand finish within
+    SHUANGSHI_SHUTDOWN_GRACE_SECONDS (a second signal cuts that short). Exit codes: 0 all jobs finished,
+    1 the worker failed, 2 bad settings, 3 jobs were abandoned when the grace period ran out.
+    """
+    from pydantic import ValidationError  # noqa: PLC0415 - pydantic-settings loads only when needed
+
+    from workers.app import serve_workers  # noqa: PLC0415
+    from workers.logging import json_for_format  # noqa: PLC0415
     from workers.settings import WorkerSettings  # noqa: PLC0415
 
-    configure_logging(log_level)
-    settings = WorkerSettings(data_dir=data_dir)
+    try:
+        settings = WorkerSettings(data_dir=data_dir, log_level=log_level)
+        configure_logging(settings.log_level, json=json_for_format(settings.log_format))
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  {'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        fail(f"invalid settings\n{problems}", 2)
+    except ValueError as exc:
+        fail(str(exc), 2)
 
-    async def main() -> None:
-        await run_workers(settings, _stop_event())
+    async def main() -> int:
+        stop, force = _stop_signals()
+        return await serve_workers(settings, stop, force=force)
 
-    asyncio.run(main())
+    try:
+        code = asyncio.run(main())
+    except (ValueError, OSError) as exc:  # settings that do not work: bad combination, port taken, ...
+        fail(settings.redact(str(exc)), 2)
+    except Exception as exc:  # noqa: BLE001 - no traceback with locals: they may hold a database URL
+        get_logger("shuangshi.workers").error(
+            "workers.start_failed", error=type(exc).__name__, detail=settings.redact(str(exc))[:500]
+        )
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
 
 
 def _application(

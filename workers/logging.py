@@ -2,7 +2,9 @@
 
 Call :func:`configure_logging` once at start-up (the CLI does); get loggers with :func:`get_logger`.
 Records from the standard library's ``logging`` (pyzeebe, grpc) go through the same processors, so they are
-rendered and masked the same way.
+rendered and masked the same way. pyzeebe logs at WARNING and above only, and a pyzeebe ``Job`` in a record
+is shown as its key and type, never its variables. ``SHUANGSHI_LOG_FORMAT`` (``auto``, ``json``,
+``console``) picks the renderer through :func:`json_for_format`.
 
 Masking (:func:`mask_personal_data`) runs after exceptions are formatted and before rendering. It walks the
 whole event dict — the event message, nested dicts, lists, tuples and sets, and the ``repr`` of other
@@ -23,7 +25,18 @@ from structlog.typing import EventDict, FilteringBoundLogger, Processor, Wrapped
 
 from workers.domain.validators import mask_id_number, mask_phone
 
-__all__ = ["configure_logging", "get_logger", "mask_personal_data", "mask_text", "reset_logging"]
+__all__ = [
+    "LOG_FORMATS",
+    "configure_logging",
+    "get_logger",
+    "json_for_format",
+    "mask_personal_data",
+    "mask_text",
+    "reset_logging",
+]
+
+#: ``SHUANGSHI_LOG_FORMAT`` values: ``auto`` is JSON when the log stream (stderr) is not a terminal.
+LOG_FORMATS: Final = ("auto", "json", "console")
 
 _ID_NUMBER_RE: Final = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 # An optional country prefix, then 1[3-9] and 9 more digits, optionally grouped 3-4-4 by a space or hyphen.
@@ -78,8 +91,56 @@ def _add_record_logger_name(_logger: WrappedLogger, _method_name: str, event_dic
     return event_dict
 
 
+def json_for_format(log_format: str) -> bool | None:
+    """The ``json`` argument of :func:`configure_logging` for a ``SHUANGSHI_LOG_FORMAT`` value."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"unknown log format {log_format!r} (one of {', '.join(LOG_FORMATS)})")
+    return {"auto": None, "json": True, "console": False}[log_format]
+
+
+class _JobRef:
+    """Stands in for a pyzeebe ``Job`` in a log record: key, type and instance, never the variables."""
+
+    def __init__(self, job: Any) -> None:
+        self._text = (
+            f"Job(key={getattr(job, 'key', None)}, type={getattr(job, 'type', None)}, "
+            f"process_instance_key={getattr(job, 'process_instance_key', None)})"
+        )
+
+    def __repr__(self) -> str:
+        return self._text
+
+    __str__ = __repr__
+
+
+def _is_pyzeebe_job(value: Any) -> bool:
+    kind = type(value)
+    return kind.__name__ == "Job" and kind.__module__.startswith("pyzeebe.")
+
+
+class _PyzeebeRecordFilter(logging.Filter):
+    """pyzeebe logs whole jobs, variables included ("Got job: %s", "failed job %s"): a job among a record's
+    arguments is rendered as its key, type and instance only. pyzeebe's warning that a job type has its
+    maximum of jobs running is dropped: that is the limit working (``shuangshi_worker_jobs_in_flight``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "pyzeebe.worker.job_poller" and str(record.msg).startswith(
+            "Maximum number of jobs running"
+        ):
+            return False
+        if isinstance(record.args, tuple) and any(_is_pyzeebe_job(arg) for arg in record.args):
+            record.args = tuple(_JobRef(arg) if _is_pyzeebe_job(arg) else arg for arg in record.args)
+        elif isinstance(record.args, Mapping) and any(_is_pyzeebe_job(arg) for arg in record.args.values()):
+            record.args = {k: _JobRef(v) if _is_pyzeebe_job(v) else v for k, v in record.args.items()}
+        return True
+
+
 class _Handler(logging.StreamHandler[TextIO]):
     """The root handler configure_logging installs (and replaces on the next call)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self.addFilter(_PyzeebeRecordFilter())
 
 
 def _remove_handlers() -> None:
@@ -149,6 +210,8 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(numeric_level)
+    # pyzeebe's DEBUG and INFO records are job dumps and poll chatter; its warnings and errors are kept.
+    logging.getLogger("pyzeebe").setLevel(max(numeric_level, logging.WARNING))
 
 
 def reset_logging() -> None:
@@ -156,6 +219,7 @@ def reset_logging() -> None:
     structlog.reset_defaults()
     _remove_handlers()
     logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("pyzeebe").setLevel(logging.NOTSET)
 
 
 def get_logger(name: str) -> FilteringBoundLogger:
