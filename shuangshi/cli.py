@@ -2,7 +2,7 @@
 
 ``catalog``, ``validate-application``, ``engine``, ``up`` and ``hash-password`` live here; ``tasks``,
 ``incidents`` and ``instances`` (the REST v2 API through the official Camunda SDK) in
-:mod:`shuangshi.rest_commands`.
+:mod:`shuangshi.rest_commands`; ``lint`` and ``deploy`` in :mod:`shuangshi.model_commands`.
 """
 
 import asyncio
@@ -24,6 +24,7 @@ from rich.table import Table
 from engine.clock import ControlledClock, SystemClock
 from engine.rest.auth import BasicAuthenticator, UsersFileError, hash_password
 from shuangshi.case_commands import case_app, ledger_app, seal_app
+from shuangshi.model_commands import deploy_command, lint_command
 from shuangshi.output import err, fail, out, print_json
 from shuangshi.rest_commands import incidents_app, instances_app, tasks_app
 from shuangshi.system_commands import demo_command, serve_system, submit_command, workers_command
@@ -386,6 +387,8 @@ def up(
 app.command("workers")(workers_command)
 app.command("submit")(submit_command)
 app.command("demo")(demo_command)
+app.command("lint")(lint_command)
+app.command("deploy")(deploy_command)
 
 
 @app.command("hash-password")
