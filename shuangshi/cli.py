@@ -27,6 +27,7 @@ from shuangshi.case_commands import case_app, ledger_app, seal_app
 from shuangshi.model_commands import deploy_command, lint_command
 from shuangshi.output import err, fail, out, print_json
 from shuangshi.rest_commands import incidents_app, instances_app, tasks_app
+from shuangshi.seal_commands import seal_keygen_command
 from shuangshi.system_commands import demo_command, serve_system, submit_command, workers_command
 from workers.application.models import validate_application
 from workers.catalog.loader import CatalogError, load_catalog
@@ -44,6 +45,7 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(instances_app, name="instances")
 app.add_typer(case_app, name="case")
 app.add_typer(seal_app, name="seal")
+seal_app.command("keygen")(seal_keygen_command)
 app.add_typer(ledger_app, name="ledger")
 
 CatalogOption = Annotated[

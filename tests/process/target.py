@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,7 @@ COMPOSE_FILES = ["docker-compose.yml", "docker-compose.test.yml"]
 #: The services of the compose stack the scenarios need: the orchestration cluster and its storage.
 CLUSTER_SERVICES = ["elasticsearch", "camunda"]
 READY_WITHIN_S = 300
+TEST_PROJECT = "shuangshi-test"
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,25 @@ def compose_cluster() -> Iterator[Endpoints]:
     compose = DockerCompose(
         context=str(ROOT), compose_file_name=COMPOSE_FILES, services=CLUSTER_SERVICES, wait=True
     )
-    with compose:
-        grpc_host, grpc_port = compose.get_service_host_and_port("camunda", 26500)
-        rest_host, rest_port = compose.get_service_host_and_port("camunda", 8080)
-        health_host, health_port = compose.get_service_host_and_port("camunda", 9600)
-        _wait_ready(f"http://{health_host}:{health_port}/actuator/health/readiness", READY_WITHIN_S)
-        yield Endpoints(f"{grpc_host}:{grpc_port}", f"http://{rest_host}:{rest_port}")
+    # A project of its own, so the tests never touch a production stack started from this checkout.
+    previous = os.environ.get("COMPOSE_PROJECT_NAME")
+    os.environ["COMPOSE_PROJECT_NAME"] = TEST_PROJECT
+    try:
+        with compose:
+            yield from _endpoints(compose)
+    finally:
+        if previous is None:
+            os.environ.pop("COMPOSE_PROJECT_NAME", None)
+        else:
+            os.environ["COMPOSE_PROJECT_NAME"] = previous
+
+
+def _endpoints(compose: Any) -> Iterator[Endpoints]:
+    grpc_host, grpc_port = compose.get_service_host_and_port("camunda", 26500)
+    rest_host, rest_port = compose.get_service_host_and_port("camunda", 8080)
+    health_host, health_port = compose.get_service_host_and_port("camunda", 9600)
+    _wait_ready(f"http://{health_host}:{health_port}/actuator/health/readiness", READY_WITHIN_S)
+    yield Endpoints(f"{grpc_host}:{grpc_port}", f"http://{rest_host}:{rest_port}")
 
 
 @contextmanager
