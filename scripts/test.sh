@@ -14,3 +14,5 @@ echo "== models lint";  "$bin/shuangshi" lint   # bpmn/ and forms/: bpmnlint, fo
 echo "== pytest"
 # pytest exits 5 when it collects no test: that is a failure here, like any other non-zero exit.
 "$bin/pytest" "$@"
+echo "== scenarios on a shared gateway (the real-Zeebe target's path, on a separate embedded engine)"
+"$root/scripts/shared-gateway-scenarios.sh"

@@ -323,3 +323,18 @@ def test_env_example_lists_every_worker_setting() -> None:
             missing.append(variable)
     assert missing == []
 
+
+def test_readme_configuration_table_lists_every_worker_setting() -> None:
+    """README.md's Configuration section names every WorkerSettings variable, aliases included."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Configuration") : readme.index("## Checks")]
+    missing = []
+    for name, info in WorkerSettings.model_fields.items():
+        alias = info.validation_alias
+        names = (
+            [str(choice) for choice in alias.choices if str(choice).isupper()]
+            if isinstance(alias, AliasChoices)
+            else [f"SHUANGSHI_{name.upper()}"]
+        )
+        missing.extend(variable for variable in names if f"`{variable}`" not in section)
+    assert missing == []
