@@ -328,7 +328,7 @@ def test_readme_configuration_table_lists_every_worker_setting() -> None:
     """README.md's Configuration section names every WorkerSettings variable, aliases included."""
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Configuration") : readme.index("## Checks")]
-    missing = []
+    missing: list[str] = []
     for name, info in WorkerSettings.model_fields.items():
         alias = info.validation_alias
         names = (
