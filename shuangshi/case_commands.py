@@ -12,17 +12,16 @@ is reported (exit 2), never created, and seal keys are never generated.
   ledger (which holds no personal data) and the seal of the decision, never process variables or the
   content of a document.
 - ``seal verify`` checks a sealed document file (``<data dir>/documents/*.json``) against the registered keys.
-- ``ledger verify`` recomputes the hash chain; ``ledger report`` is the 调度通报 table per town × item.
+- ``ledger verify`` recomputes the hash chain. ``ledger report`` is ``shuangshi report``
+  (:mod:`shuangshi.report_commands`), mounted here by :mod:`shuangshi.cli`.
 
 Exit codes: 0 done (valid, intact); 1 the answer is negative (no such case, an invalid seal, a broken
 chain); 2 the command could not do its work (no ledger, unreadable file, bad option).
 """
 
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -32,7 +31,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from shuangshi.output import err, fail, out, print_json
+from shuangshi.output import fail, out, print_json
 
 if TYPE_CHECKING:
     from workers.catalog.models import Catalog
@@ -93,6 +92,11 @@ EVENT_NAMES: Final[Mapping[str, str]] = {
     "alert-red": "红色预警",
     "alert-returned": "退回提醒",
     "closed": "流程结束",
+    "spotcheck-drawn": "双随机抽查抽中",
+    "spotcheck-finding": "双随机抽查检查结果",
+    "rated": "申请人评价（好差评）",
+    "followup.scheduled": "计算整改期限",
+    "rectified": "差评整改完成",
 }
 _OUTCOME_NAMES: Final[Mapping[str, str]] = {
     "approved": "准予",
@@ -626,12 +630,6 @@ def _rows(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
 
 
-class ReportFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    xlsx = "xlsx"
-
-
 def _town_code(catalog: "Catalog", town: str) -> str:
     """A town given by code (``xiji``) or name (``西集镇``) as its code; exit 2 if the catalog has neither."""
     found = next((entry for entry in catalog.towns if town in {entry.code, entry.name}), None)
@@ -639,74 +637,3 @@ def _town_code(catalog: "Catalog", town: str) -> str:
         known = ", ".join(f"{t.code} ({t.name})" for t in catalog.towns)
         fail(f"--town: unknown town {town!r}; known: {known}", 2)
     return found.code
-
-
-@ledger_app.command("report")
-def ledger_report(
-    since: Annotated[
-        datetime | None,
-        typer.Option("--from", formats=["%Y-%m-%d"], help="First day (China time), e.g. 2021-07-01."),
-    ] = None,
-    until: Annotated[
-        datetime | None,
-        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day, inclusive (China time)."),
-    ] = None,
-    town: Annotated[str | None, typer.Option("--town", help="Only this town (code or name).")] = None,
-    item: Annotated[str | None, typer.Option("--item", help="Only this item (事项编码).")] = None,
-    output_format: Annotated[
-        ReportFormat, typer.Option("--format", help="A table on the terminal, CSV, or an XLSX workbook.")
-    ] = ReportFormat.table,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", help="Write the CSV or XLSX to this file (CSV: else stdout).", dir_okay=False
-        ),
-    ] = None,
-    data_dir: DataDirOption = Path("data"),
-    ledger_url: LedgerUrlOption = None,
-) -> None:
-    """调度通报: cases accepted, closed, on time, overdue open, rejected and not accepted per town × item."""
-    _quiet_logging()
-    first = since.date() if since is not None else None
-    last = until.date() if until is not None else None
-    if first is not None and last is not None and first > last:
-        fail(f"--from {first} is after --to {last}", 2)
-    if output_format is ReportFormat.xlsx and output is None:
-        fail("--format xlsx writes a workbook: give --output FILE.xlsx", 2)
-    if output_format is ReportFormat.table and output is not None:
-        fail("--output is for --format csv or xlsx", 2)
-    catalog = _catalog()
-    town_code = _town_code(catalog, town) if town is not None else None
-    if item is not None and item not in {i.code for i in catalog.items}:
-        fail(f"--item: unknown item code {item!r} (see 'shuangshi catalog')", 2)
-
-    from workers.ledger import (  # noqa: PLC0415 - see _open_ledger
-        REPORT_HEADERS,
-        report_table_rows,
-        write_report_csv,
-        write_report_xlsx,
-    )
-
-    with _open_ledger(_settings(data_dir, ledger_url)) as ledger:
-        rows = ledger.report(first, last, town_code, item, catalog=catalog)
-    if output_format is ReportFormat.table:
-        period = f"{first or '开始'} 至 {last or '今'}" if first or last else "全部"
-        table = Table(title=f"工作台账统计（{period}）", show_lines=False)
-        for index, header in enumerate(REPORT_HEADERS):
-            table.add_column(header, justify="left" if index < 3 else "right", overflow="fold")
-        cells = report_table_rows(rows)
-        for position, row in enumerate(cells):
-            table.add_row(*(_cell(cell) for cell in row), end_section=position == len(cells) - 2)
-        out.print(table)
-        if not rows:
-            err.print("no cases in this period", highlight=False)
-        return
-    try:
-        if output_format is ReportFormat.csv:
-            write_report_csv(rows, output if output is not None else sys.stdout)
-        elif output is not None:  # checked above: xlsx always has one
-            write_report_xlsx(rows, output)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", 2)
-    if output is not None:
-        err.print(f"[green]wrote[/] {output} ({len(rows)} row(s) and 合计)", highlight=False)

@@ -26,6 +26,7 @@ from engine.rest.auth import BasicAuthenticator, UsersFileError, hash_password
 from shuangshi.case_commands import case_app, ledger_app, seal_app
 from shuangshi.model_commands import deploy_command, lint_command
 from shuangshi.output import err, fail, out, print_json
+from shuangshi.report_commands import report_command
 from shuangshi.rest_commands import incidents_app, instances_app, tasks_app
 from shuangshi.seal_commands import seal_keygen_command
 from shuangshi.system_commands import demo_command, serve_system, submit_command, workers_command
@@ -47,6 +48,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(seal_app, name="seal")
 seal_app.command("keygen")(seal_keygen_command)
 app.add_typer(ledger_app, name="ledger")
+ledger_app.command("report", help="The same as 'shuangshi report' (its earlier name).")(report_command)
 
 CatalogOption = Annotated[
     Path | None,
@@ -389,6 +391,7 @@ def up(
 app.command("workers")(workers_command)
 app.command("submit")(submit_command)
 app.command("demo")(demo_command)
+app.command("report")(report_command)
 app.command("lint")(lint_command)
 app.command("deploy")(deploy_command)
 

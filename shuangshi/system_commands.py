@@ -244,10 +244,14 @@ def demo_command(
     town: Annotated[str, typer.Option("--town", help="Town the sample cases come from.")] = "xiji",
 ) -> None:
     """Run the system, submit a sample case for each of the 13 items (alternating counters), do the
-    clerks' steps, and print the ledger report."""
+    clerks' steps, print the 调度通报 of the demo's ledger (as 'shuangshi report') and verify the ledger."""
+    from shuangshi.report_commands import print_tables, working_calendar  # noqa: PLC0415
+
     configure_logging("WARNING")
     catalog = _catalog()
-    catalog.town(town)
+    if town not in {known.code for known in catalog.towns}:
+        fail(f"--town: unknown town code '{town}'; known: {', '.join(t.code for t in catalog.towns)}", 2)
+    calendar = working_calendar()  # a bad holiday table stops the demo before it starts the system
 
     async def main(folder: Path) -> None:
         from camunda_orchestration_sdk import CamundaAsyncClient  # noqa: PLC0415
@@ -255,7 +259,8 @@ def demo_command(
 
         from shuangshi.cases import approve_case, case_number, finished, start_case  # noqa: PLC0415
         from shuangshi.system import running_system  # noqa: PLC0415
-        from workers.ledger import REPORT_HEADERS, Ledger, report_table_rows  # noqa: PLC0415
+        from workers.ledger import Ledger  # noqa: PLC0415
+        from workers.report import build_report  # noqa: PLC0415
 
         async with running_system(folder, grpc_address="127.0.0.1:0", rest_address="127.0.0.1:0") as system:
             channel = create_insecure_channel(grpc_address=system.grpc_address)
@@ -296,10 +301,7 @@ def demo_command(
                 cases.add_row(*row)
             out.print(cases)
             with Ledger(system.settings.resolved_ledger_url) as ledger:
-                report = Table(*REPORT_HEADERS, title="工作台账统计")
-                for cells in report_table_rows(ledger.report(catalog=catalog)):
-                    report.add_row(*cells)
-                out.print(report)
+                print_tables(build_report(ledger, catalog=catalog, calendar=calendar))
                 verification = ledger.verify()
             if not verification.ok:
                 fail("ledger verification failed:\n" + "\n".join(verification.problems), 1)

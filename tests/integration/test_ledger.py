@@ -1,8 +1,7 @@
-"""The work ledger on SQLite and PostgreSQL: hash chain, idempotency, case numbers, projection, reports."""
+"""The work ledger on SQLite and PostgreSQL: hash chain, idempotency, case numbers, projection (reports:
+test_report*.py)."""
 
-import csv
 import hashlib
-import io
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -15,28 +14,21 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from openpyxl import load_workbook
 from pydantic import JsonValue
 from sqlalchemy import String, column, func, inspect, select, table, text
 
 from tests.conftest import libpq_url
-from workers.catalog import load_catalog
 from workers.ledger import (
     CHINA_TZ,
     GENESIS_HASH,
-    REPORT_HEADERS,
     CaseEvent,
     InvalidEventError,
     Ledger,
     PersonalDataError,
-    ReportRow,
     create_ledger_engine,
     default_ledger_url,
     is_personal_key,
     migrate,
-    report_table_rows,
-    write_report_csv,
-    write_report_xlsx,
 )
 from workers.ledger.migrations import VERSION_TABLE
 from workers.ledger.models import Base, CaseEventRow
@@ -138,7 +130,7 @@ def test_migrations_create_the_schema(ledger_url: str) -> None:
     with Ledger(ledger_url) as ledger, ledger.engine.connect() as connection:
         assert LEDGER_TABLES | {VERSION_TABLE} <= set(inspect(connection).get_table_names())
         versions = select(column("version_num", String)).select_from(table(VERSION_TABLE))
-        assert connection.execute(versions).scalars().all() == ["0001"]
+        assert connection.execute(versions).scalars().all() == ["0002"]
         head = connection.execute(text("SELECT id, last_id, last_hash, count FROM ledger_head")).all()
         assert [tuple(row) for row in head] == [(1, 0, GENESIS_HASH, 0)]
         context = MigrationContext.configure(
@@ -507,197 +499,3 @@ def test_actor_with_a_phone_number_is_refused(ledger: Ledger) -> None:
 def test_personal_key_rule(key: str, personal: bool) -> None:
     """Keys are personal by exact normalized name or by a personal ending; names of things are not."""
     assert is_personal_key(key) is personal
-
-
-# --------------------------------------------------------------------------------------------------
-# Reports
-# --------------------------------------------------------------------------------------------------
-
-
-def build_report_data(ledger: Ledger) -> None:
-    """Seven cases in two towns and two items, around the period 2026-11-01 .. 2026-11-30 (China time)."""
-
-    def case(
-        number: str,
-        town: str,
-        item: str,
-        counter: str,
-        steps: list[tuple[str, datetime, dict[str, JsonValue]]],
-    ) -> None:
-        for name, at, payload in steps:
-            ledger.record_event(
-                make_event(number, name, at, town=town, item=item, counter=counter, payload=payload)
-            )
-
-    def due(at: datetime) -> dict[str, JsonValue]:
-        return {"dueAt": at.isoformat()}
-
-    approved: dict[str, JsonValue] = {"outcome": "approved"}
-    # xiji × A: on time, late rejection, overdue open, not accepted.
-    case(
-        "XJ-1",
-        "xiji",
-        ITEM_A,
-        "town",
-        [
-            ("registered", cn(11, 1, 0, 30), {}),
-            ("sla.scheduled", cn(11, 1), due(cn(11, 10))),
-            ("decided", cn(11, 5), approved),
-        ],
-    )
-    case(
-        "XJ-2",
-        "xiji",
-        ITEM_A,
-        "district",
-        [
-            ("registered", cn(11, 3), {}),
-            ("sla.scheduled", cn(11, 3), due(cn(11, 10))),
-            ("decided", cn(11, 12), {"outcome": "rejected"}),
-        ],
-    )
-    case(
-        "XJ-3",
-        "xiji",
-        ITEM_A,
-        "town",
-        [("registered", cn(11, 20), {}), ("sla.scheduled", cn(11, 20), due(cn(11, 25)))],
-    )
-    case(
-        "XJ-4", "xiji", ITEM_A, "town", [("registered", cn(11, 21), {}), ("not-accepted", cn(11, 21, 10), {})]
-    )
-    # xiji × B: open, not yet due; and one registered just after the period (00:30 on 12-01 in China).
-    case(
-        "XJ-5",
-        "xiji",
-        ITEM_B,
-        "town",
-        [("registered", cn(11, 25), {}), ("sla.scheduled", cn(11, 25), due(cn(12, 5)))],
-    )
-    case("XJ-6", "xiji", ITEM_B, "town", [("registered", cn(12, 1, 0, 30), {})])
-    # sangcun × A: accepted before the period, closed in it; withdrawn.
-    case(
-        "SC-1",
-        "sangcun",
-        ITEM_A,
-        "district",
-        [
-            ("registered", cn(10, 30), {}),
-            ("sla.scheduled", cn(10, 30), due(cn(11, 6))),
-            ("decided", cn(11, 2), approved),
-        ],
-    )
-    case("SC-2", "sangcun", ITEM_A, "town", [("registered", cn(11, 15), {}), ("withdrawn", cn(11, 16), {})])
-
-
-NOW = cn(11, 30, 12)
-
-
-def counts(row: ReportRow) -> tuple[str, str, int, int, int, int, int, int, int]:
-    return (
-        row.town_code,
-        row.item_code,
-        row.accepted_town,
-        row.accepted_district,
-        row.closed,
-        row.on_time,
-        row.overdue_open,
-        row.rejected,
-        row.not_accepted,
-    )
-
-
-def test_report_counts_per_town_and_item(ledger: Ledger) -> None:
-    """November's report: acceptances by counter, closures, on time, overdue open, rejected, not accepted."""
-    build_report_data(ledger)
-    rows = ledger.report(date(2026, 11, 1), date(2026, 11, 30), now=NOW)
-    assert [counts(r) for r in rows] == [
-        ("sangcun", ITEM_A, 1, 0, 2, 1, 0, 0, 0),
-        ("xiji", ITEM_A, 3, 1, 3, 1, 1, 1, 1),
-        ("xiji", ITEM_B, 1, 0, 0, 0, 0, 0, 0),
-    ]
-
-
-def test_report_filters_and_names(ledger: Ledger) -> None:
-    """Town, item and period filters narrow the counts; a catalog adds names and its order."""
-    build_report_data(ledger)
-    catalog = load_catalog()
-    rows = ledger.report(date(2026, 11, 1), date(2026, 11, 30), now=NOW, catalog=catalog)
-    assert [(r.town_name, r.item_code) for r in rows] == [
-        ("西集镇", ITEM_A),
-        ("西集镇", ITEM_B),
-        ("桑村镇", ITEM_A),
-    ]
-    assert rows[0].item_name == catalog.item(ITEM_A).name
-
-    assert [counts(r) for r in ledger.report(town="xiji", item=ITEM_B, now=NOW)] == [
-        ("xiji", ITEM_B, 2, 0, 0, 0, 0, 0, 0)
-    ]
-    early = ledger.report(date(2026, 11, 1), date(2026, 11, 10), now=NOW)
-    assert [counts(r) for r in early] == [
-        ("sangcun", ITEM_A, 0, 0, 1, 1, 0, 0, 0),
-        ("xiji", ITEM_A, 1, 1, 1, 1, 1, 0, 0),
-    ]
-    # Before XJ-3 fell due, nothing is overdue.
-    assert all(r.overdue_open == 0 for r in ledger.report(now=cn(11, 24)))
-
-
-SAMPLE_ROWS = [
-    ReportRow(
-        town_code="xiji",
-        item_code=ITEM_A,
-        town_name="西集镇",
-        item_name="在城市建筑物、设施上张挂、张贴宣传品审批",
-        accepted_town=3,
-        accepted_district=1,
-        closed=3,
-        on_time=1,
-        overdue_open=1,
-        rejected=1,
-        not_accepted=1,
-    ),
-    ReportRow(town_code="sangcun", item_code=ITEM_B, accepted_town=1, closed=2, on_time=2),
-]
-
-
-def test_report_table_rows_end_with_a_total() -> None:
-    """Table rows follow the header order, show the town's name (or code), and end with 合计."""
-    rows = report_table_rows(SAMPLE_ROWS)
-    assert rows[0] == ["西集镇", ITEM_A, SAMPLE_ROWS[0].item_name, "4", "3", "1", "3", "1", "1", "1", "1"]
-    assert rows[1][:2] == ["sangcun", ITEM_B]
-    assert rows[2] == ["合计", "", "", "5", "4", "1", "5", "3", "1", "1", "1"]
-    assert all(len(r) == len(REPORT_HEADERS) for r in rows)
-
-
-def test_report_csv_has_chinese_headers(tmp_path: Path) -> None:
-    """The CSV file starts with a BOM and the Chinese header row; a stream gets the same table."""
-    path = tmp_path / "report.csv"
-    write_report_csv(SAMPLE_ROWS, path)
-    raw = path.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")
-    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert tuple(table[0]) == REPORT_HEADERS
-    assert table[0][:3] == ["镇", "事项编码", "事项名称"]
-    assert table[1][:4] == ["西集镇", ITEM_A, SAMPLE_ROWS[0].item_name, "4"]
-    assert table[-1][0] == "合计"
-
-    stream = io.StringIO()
-    write_report_csv(SAMPLE_ROWS, stream)
-    assert list(csv.reader(io.StringIO(stream.getvalue()))) == table
-
-
-def test_report_xlsx_has_a_frozen_chinese_header(tmp_path: Path) -> None:
-    """The workbook has one sheet: the Chinese header row frozen, counts as numbers, a 合计 row last."""
-    path = tmp_path / "report.xlsx"
-    write_report_xlsx(SAMPLE_ROWS, path)
-    workbook = load_workbook(path)
-    assert len(workbook.worksheets) == 1
-    sheet = workbook.worksheets[0]
-    assert sheet.title == "工作台账统计"
-    assert sheet.freeze_panes == "A2"
-    values = [list(row) for row in sheet.iter_rows(values_only=True)]
-    assert tuple(values[0]) == REPORT_HEADERS
-    assert values[1] == ["西集镇", ITEM_A, SAMPLE_ROWS[0].item_name, 4, 3, 1, 3, 1, 1, 1, 1]
-    assert values[-1][0] == "合计"
-    assert values[-1][3:] == [5, 4, 1, 5, 3, 1, 1, 1]
-    assert sheet["A1"].font.bold

@@ -3,10 +3,13 @@
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 from pathlib import Path
 from typing import Any
+
+from workers.catalog.models import Catalog
 
 SHUANGSHI = [sys.executable, "-m", "shuangshi"]
 
@@ -111,9 +114,56 @@ async def test_submit_refuses_unknown_codes_before_starting_anything() -> None:
     assert "--sample" in err
 
 
-async def test_demo_runs_all_items_and_verifies_the_ledger(tmp_path: Path) -> None:
-    """`shuangshi demo` takes a sample case of every item to completion and the ledger verifies."""
+async def test_demo_refuses_an_unknown_town_naming_the_option() -> None:
+    """demo --town with a code the catalog does not know exits 2 naming --town, before starting anything."""
+    code, out, err = await run("demo", "--town", "nowhere")
+    assert (code, out) == (2, "")
+    assert "--town: unknown town code 'nowhere'" in " ".join(err.split())
+
+
+def printed_table(text: str, title: str) -> dict[str, dict[str, str]]:
+    """The rows of the rich table printed under ``title``, by their first cell, as {header: cell}; the
+    continuation lines of wrapped cells (first cell empty) are left out."""
+    lines = text.splitlines()
+    headers: list[str] = []
+    rows: dict[str, dict[str, str]] = {}
+    for line in lines[lines.index(title) + 1 :]:
+        if line.startswith("└"):
+            break
+        cells = [cell.strip() for cell in line[1:-1].split(line[0])] if line[:1] in {"┃", "│"} else []
+        if line.startswith("┃"):
+            headers = cells
+        elif cells and cells[0]:
+            rows[cells[0]] = dict(zip(headers, cells, strict=True))
+    return rows
+
+
+async def test_demo_runs_all_items_and_verifies_the_ledger(tmp_path: Path, catalog: Catalog) -> None:
+    """`shuangshi demo` takes a sample case of every item to completion, prints the 调度通报 of its 13 cases
+    (per town, per item with its counter) and the ledger verifies."""
     code, out, err = await run("demo", "--data-dir", str(tmp_path / "demo"), within=300)
     assert code == 0, err
     assert out.count("COMPLETED") == 13
-    assert "ledger verified" in out
+    assert "山亭区“双十镇”赋权事项调度通报（全部）" in out
+    towns = printed_table(out, "各镇汇总")
+    for row in (towns["西集镇"], towns["合计"]):
+        assert {k: row[k] for k in ("受理", "镇窗口", "区窗口", "办结", "准予", "按期", "按期率")} == {
+            "受理": "13",
+            "镇窗口": "7",
+            "区窗口": "6",
+            "办结": "13",
+            "准予": "13",
+            "按期": "13",
+            "按期率": "100.0%",
+        }
+        assert row["超期"] == row["在办"] == row["逾期在办"] == "0"
+    assert all(row["受理"] == "0" for name, row in towns.items() if name not in {"西集镇", "合计"})
+    items = printed_table(out, "各事项汇总")
+    for index, item in enumerate(catalog.items):
+        row = items[item.code]
+        town_counter = index % 2 == 0  # the demo alternates counters, starting at the town's
+        assert (row["受理"], row["办结"], row["准予"], row["按期"]) == ("1", "1", "1", "1")
+        assert (row["镇窗口"], row["区窗口"]) == (("1", "0") if town_counter else ("0", "1"))
+    events = re.search(r"工作台账 (\d+) 条事件", out)
+    assert events is not None
+    assert f"ledger verified: {events[1]} events" in out

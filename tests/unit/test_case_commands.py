@@ -1,12 +1,11 @@
-"""``case show``, ``seal verify``, ``ledger verify`` and ``ledger report`` on a small ledger built in tmp_path.
+"""``case show``, ``seal verify`` and ``ledger verify`` on a small ledger built in tmp_path (``ledger report``:
+tests/unit/test_report_command.py).
 
 The ledger is written with the real :class:`Ledger` API, the decision is stamped with a real key store and
 saved in the data dir's document store, as the workers do; the commands run in-process through typer's
 runner on an app that mounts the sub-apps the way ``shuangshi.cli`` does.
 """
 
-import csv
-import io
 import json
 import os
 import sqlite3
@@ -20,7 +19,6 @@ import pytest
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from openpyxl import load_workbook
 from typer.testing import CliRunner, Result
 
 from shuangshi.case_commands import case_app, ledger_app, seal_app
@@ -285,7 +283,6 @@ def test_commands_without_a_ledger_exit_2_and_create_nothing(tmp_path: Path) -> 
     for args in (
         ("case", "show", DECIDED_CASE),
         ("ledger", "verify"),
-        ("ledger", "report"),
     ):
         result = run(*args, "--data-dir", str(empty))
         assert result.exit_code == 2, result.output
@@ -403,88 +400,3 @@ def test_ledger_verify_names_a_row_edited_with_sql(built: Built) -> None:
     json_result = run("ledger", "verify", "--json", "--data-dir", str(built.data_dir))
     assert json_result.exit_code == 1
     assert json.loads(json_result.stdout)["ok"] is False
-
-
-# ---------------------------------------------------------------------------------------------------
-# ledger report
-
-
-def test_ledger_report_csv_has_the_chinese_header_and_the_counts(built: Built) -> None:
-    """CSV on stdout: the Chinese header, one row per town × item with its counts, then 合计."""
-    result = run(
-        "ledger",
-        "report",
-        "--format",
-        "csv",
-        "--from",
-        "2021-07-01",
-        "--to",
-        "2021-07-31",
-        "--data-dir",
-        str(built.data_dir),
-    )
-    assert result.exit_code == 0, result.output
-    rows = list(csv.reader(io.StringIO(result.stdout)))
-    header = rows[0]
-    assert header[:3] == ["镇", "事项编码", "事项名称"]
-    counts = {row[0]: dict(zip(header, row, strict=True)) for row in rows[1:]}
-    assert set(counts) == {"西集镇", "桑村镇", "合计"}
-    xiji, sangcun, total = counts["西集镇"], counts["桑村镇"], counts["合计"]
-    assert xiji["事项编码"] == built.decided_item
-    assert (xiji["镇受理"], xiji["区受理"], xiji["办结"], xiji["按期办结"]) == ("1", "0", "1", "1")
-    assert (sangcun["区受理"], sangcun["办结"], sangcun["超期未办结"]) == ("1", "0", "1")
-    assert (total["受理合计"], total["办结"]) == ("2", "1")
-
-
-def test_ledger_report_filters_by_town_name_and_period(built: Built) -> None:
-    """--town by name keeps that town only; a period before any case gives only a zero 合计."""
-    result = run("ledger", "report", "--format", "csv", "--town", "桑村镇", "--data-dir", str(built.data_dir))
-    assert result.exit_code == 0, result.output
-    assert [row[0] for row in csv.reader(io.StringIO(result.stdout))][1:] == ["桑村镇", "合计"]
-    result = run(
-        "ledger", "report", "--format", "csv", "--from", "2021-06-01", "--to", "2021-06-30", "--town", "xiji",
-        "--data-dir", str(built.data_dir),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert [row[0] for row in csv.reader(io.StringIO(result.stdout))][1:] == ["合计"]
-
-
-def test_ledger_report_xlsx_writes_a_workbook(built: Built, tmp_path: Path) -> None:
-    """--format xlsx --output FILE writes a workbook openpyxl reads, with the header and the counts."""
-    target = tmp_path / "report.xlsx"
-    result = run(
-        "ledger", "report", "--format", "xlsx", "--output", str(target), "--data-dir", str(built.data_dir)
-    )
-    assert result.exit_code == 0, result.output
-    sheet = load_workbook(target).active
-    values = [list(row) for row in sheet.iter_rows(values_only=True)]
-    assert values[0][:3] == ["镇", "事项编码", "事项名称"]
-    assert values[-1][0] == "合计"
-    assert values[-1][3] == 2
-
-
-def test_ledger_report_table_is_the_default(built: Built) -> None:
-    """Without --format: a rich table with the Chinese headers and the town names."""
-    result = run("ledger", "report", "--data-dir", str(built.data_dir))
-    assert result.exit_code == 0, result.output
-    for text in ("工作台账统计", "超期未办结", "西集镇", "桑村镇", "合计"):
-        assert text in result.stdout
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("--format", "xlsx"), "--output"),
-        (("--from", "2021-07-31", "--to", "2021-07-01"), "after"),
-        (("--town", "nowhere"), "unknown town"),
-        (("--item", "0000000000000"), "unknown item"),
-        (("--from", "July"), "--from"),
-    ],
-)
-def test_ledger_report_refuses_bad_options_with_exit_2(
-    built: Built, args: tuple[str, ...], message: str
-) -> None:
-    """xlsx without --output, a reversed period, an unknown town or item, a bad date: exit 2."""
-    result = run("ledger", "report", *args, "--data-dir", str(built.data_dir))
-    assert result.exit_code == 2
-    assert message in result.stderr

@@ -54,7 +54,6 @@ __all__ = [
     "LedgerHead",
     "Outcome",
     "RecordedEvent",
-    "ReportRow",
     "UTCDateTime",
     "VerificationReport",
 ]
@@ -180,6 +179,9 @@ class CaseRow(Base):
         CheckConstraint("outcome IN ('approved', 'rejected', 'not-accepted')", name="outcome"),
         Index(None, "town_code", "item_code"),
         Index(None, "status", "due_at"),
+        # The period filters of the 调度通报 (workers.report).
+        Index(None, "accepted_at"),
+        Index(None, "closed_at"),
     )
 
     case_number: Mapped[str] = mapped_column(String(CASE_NUMBER_LENGTH), primary_key=True)
@@ -194,6 +196,8 @@ class CaseRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(16))
     on_time: Mapped[bool | None] = mapped_column(Boolean(create_constraint=False))
+    #: How many ``materials-requested`` events (一次性告知补正) the case has had.
+    supplement_requests: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class CaseNumberCounter(Base):
@@ -283,31 +287,6 @@ class CaseView(_Model):
     outcome: Outcome | None
     on_time: bool | None
     events: tuple[RecordedEvent, ...]
-
-
-class ReportRow(_Model):
-    """Counts for one town × item of a 调度通报 (names are filled in when a catalog is given)."""
-
-    town_code: str
-    item_code: str
-    town_name: str = ""
-    item_name: str = ""
-    #: Cases accepted in the period at the town's counter / at the district's counter.
-    accepted_town: int = 0
-    accepted_district: int = 0
-    #: Cases closed in the period (any outcome), and of those the ones closed by their due time.
-    closed: int = 0
-    on_time: int = 0
-    #: Cases still in progress whose due time has passed (at the report's ``now``).
-    overdue_open: int = 0
-    #: Cases closed in the period with a negative decision (不予批准) / refused at intake (不予受理).
-    rejected: int = 0
-    not_accepted: int = 0
-
-    @property
-    def accepted(self) -> int:
-        """Cases accepted in the period at either counter."""
-        return self.accepted_town + self.accepted_district
 
 
 class VerificationReport(_Model):

@@ -13,7 +13,9 @@ and compares the table with the head (rows deleted at the end).
 
 **Idempotency.** Zeebe delivers a job at least once. ``record_event`` and ``next_case_number`` take the job
 key: a second call with the same key writes nothing and returns what the first call produced; a race
-between two deliveries ends in a unique violation, after which the winner's result is read back.
+between two deliveries ends in a unique violation, after which the winner's result is read back. An event
+recorded with ``once_per_case=True`` (the applicant's one rating, ``rated``) is written only while its case
+has no event of that name; the check runs under the head lock.
 
 **Personal data rule** (:func:`sanitize_payload`). Payloads carry process facts, never applicant data.
 
@@ -42,33 +44,32 @@ between two deliveries ends in a unique violation, after which the winner's resu
 * A closing event (the three above) sets ``closed_at`` = its ``occurred_at`` and ``on_time`` =
   ``closed_at <= due_at`` (``None`` while no due time is known). On a case that is already closed it is
   recorded in the ledger but changes nothing (the first close wins; a warning is logged).
-* Every other event (``validated``, ``materials-requested``, ``reviewed``, ``seal-verified``, ``alert-red``,
-  ``closed``, names a future process introduces, …) is recorded and leaves the projection as it is.
+* ``materials-requested`` (一次性告知补正): ``supplement_requests`` counts one more.
+* Every other event (``validated``, ``reviewed``, ``seal-verified``, ``alert-red``, ``closed``, names a
+  future process introduces, …) is recorded and leaves the projection as it is.
   ``closed`` marks the end of the process instance; the case was closed by one of the events above.
 
-**Reports** count per town × item: cases accepted (registered) in the period, split by counter; cases
-closed in the period, and of those on time, rejected (不予批准) and not accepted (不予受理); and, at the
-report's ``now``, open cases past their due time. Period bounds are calendar days in China time.
+The 调度通报 (reports) are computed from the ``cases`` projection by :mod:`workers.report`, on one
+:meth:`Ledger.snapshot`.
 """
 
 import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Final, Self
 
 from pydantic import AwareDatetime, JsonValue, TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, Engine, and_, case, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
-from workers.catalog.models import Catalog
 from workers.ledger.database import READ_ONLY_OPTION, create_ledger_engine
 from workers.ledger.migrations import upgrade
 from workers.ledger.models import (
@@ -83,7 +84,6 @@ from workers.ledger.models import (
     LedgerHead,
     Outcome,
     RecordedEvent,
-    ReportRow,
     VerificationReport,
 )
 from workers.logging import get_logger, mask_text
@@ -92,6 +92,7 @@ __all__ = [
     "CHINA_TZ",
     "PERSONAL_KEYS",
     "PERSONAL_KEY_SUFFIXES",
+    "DuplicateEventError",
     "InvalidEventError",
     "Ledger",
     "PersonalDataError",
@@ -99,7 +100,6 @@ __all__ = [
     "china_date",
     "format_case_number",
     "is_personal_key",
-    "report_totals",
     "row_content",
     "sanitize_payload",
 ]
@@ -122,6 +122,10 @@ class InvalidEventError(ValueError):
 
 class PersonalDataError(InvalidEventError):
     """A payload value or the actor contains personal data (ID number, mobile number, email address)."""
+
+
+class DuplicateEventError(InvalidEventError):
+    """``record_event(once_per_case=True)`` for an event the case already has; nothing was written."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -288,6 +292,7 @@ class _Effect:
 
     registered: bool = False
     due_at: datetime | None = None
+    supplement_requested: bool = False
     close: tuple[CaseStatus, Outcome | None] | None = None
 
 
@@ -310,6 +315,8 @@ def _effect(name: str, payload: Mapping[str, JsonValue]) -> _Effect:
         return _Effect(close=_OUTCOME_STATUS[outcome])
     if name == "not-accepted":
         return _Effect(close=("not-accepted", "not-accepted"))
+    if name == "materials-requested":
+        return _Effect(supplement_requested=True)
     if name == "withdrawn":
         return _Effect(close=("withdrawn", None))
     return _Effect()
@@ -333,10 +340,13 @@ def _project(session: Session, row: CaseEventRow, effect: _Effect) -> None:
             counter=row.counter,
             status="in-progress",
             accepted_at=row.occurred_at,
+            supplement_requests=0,
         )
         session.add(projection)
     if effect.registered:
         projection.accepted_at = row.occurred_at
+    if effect.supplement_requested:
+        projection.supplement_requests += 1
     if effect.due_at is not None:
         projection.due_at = effect.due_at
         projection.on_time = _on_time(projection.closed_at, projection.due_at)
@@ -408,31 +418,23 @@ def china_date(instant: datetime) -> date:
     return instant.astimezone(CHINA_TZ).date()
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=CHINA_TZ).astimezone(UTC)
-
-
 # --------------------------------------------------------------------------------------------------
 # The ledger
 # --------------------------------------------------------------------------------------------------
 
 
 class Ledger:
-    """The work ledger on one database. Thread-safe; every method is one short transaction.
+    """The work ledger on one database. Thread-safe; every method is one short transaction."""
 
-    ``clock`` gives "now" for reports (overdue cases) when the caller passes none.
-    """
-
-    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
         self._engine = create_ledger_engine(url)
         self._dialect = self._engine.dialect.name
         if self._dialect == "postgresql":
-            # One snapshot for the head and the rows it describes (verify) and for report counts.
+            # One snapshot for the head and the rows it describes (verify, snapshot for reports).
             self._read_engine = self._engine.execution_options(isolation_level="REPEATABLE READ")
         else:
             self._read_engine = self._engine.execution_options(**{READ_ONLY_OPTION: True})
-        self._clock = clock or (lambda: datetime.now(UTC))
 
     @property
     def engine(self) -> Engine:
@@ -463,6 +465,16 @@ class Ledger:
         with Session(self._read_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session on one consistent snapshot of the tables, for queries made elsewhere (reports,
+        supervision).
+
+        For reading only: every write goes through :meth:`record_event`, which keeps the chain.
+        """
+        with self._read() as session:
+            yield session
+
     # -- events -------------------------------------------------------------------------------------
 
     def _by_job_key(self, job_key: int) -> RecordedEvent | None:
@@ -470,10 +482,15 @@ class Ledger:
             row = session.scalars(select(CaseEventRow).where(CaseEventRow.job_key == job_key)).one_or_none()
             return None if row is None else _recorded(row, duplicate=True)
 
-    def record_event(self, event: CaseEvent, job_key: int | None = None) -> RecordedEvent:
+    def record_event(
+        self, event: CaseEvent, job_key: int | None = None, *, once_per_case: bool = False
+    ) -> RecordedEvent:
         """Append ``event`` to the chain and update its case; idempotent on ``job_key``.
 
-        Raises :class:`PersonalDataError` or :class:`InvalidEventError` before writing anything.
+        With ``once_per_case`` the event is written only if the case has no event of that name yet (checked
+        under the head lock, so two concurrent calls cannot both write it); otherwise
+        :class:`DuplicateEventError`. Raises :class:`PersonalDataError` or :class:`InvalidEventError` before
+        writing anything.
         """
         payload, stripped = sanitize_payload(event.payload)
         _check_text(event.actor, "the actor")
@@ -501,6 +518,19 @@ class Ledger:
                     ).one_or_none()
                     if row is not None:
                         return _check_redelivery(_recorded(row, duplicate=True), event)
+                if once_per_case:
+                    earlier = session.scalar(
+                        select(CaseEventRow.id)
+                        .where(
+                            CaseEventRow.case_number == event.case_number, CaseEventRow.event == event.event
+                        )
+                        .limit(1)
+                    )
+                    if earlier is not None:
+                        raise DuplicateEventError(
+                            f"case {event.case_number} already has a '{event.event}' event "
+                            f"(ledger row {earlier})"
+                        )
                 row = CaseEventRow(
                     id=head.last_id + 1,
                     case_number=event.case_number,
@@ -664,115 +694,3 @@ class Ledger:
                     "events": tuple(_recorded(row) for row in rows),
                 }
             )
-
-    def report(
-        self,
-        since: date | None = None,
-        until: date | None = None,
-        town: str | None = None,
-        item: str | None = None,
-        *,
-        now: datetime | None = None,
-        catalog: Catalog | None = None,
-    ) -> list[ReportRow]:
-        """Counts per town × item for the days ``since`` .. ``until`` (inclusive, China time; None: open).
-
-        Only town × item pairs with a non-zero count are returned. With a ``catalog`` the rows carry town
-        and item names and follow the catalog's order; otherwise they are sorted by codes.
-        """
-        moment = now if now is not None else self._clock()
-        if moment.tzinfo is None:
-            raise ValueError("report needs an aware 'now'")
-        start = None if since is None else _day_start(since)
-        end = None if until is None else _day_start(until + timedelta(days=1))
-
-        def in_period(column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
-            conditions: list[ColumnElement[bool]] = [column.is_not(None)]
-            if start is not None:
-                conditions.append(column >= start)
-            if end is not None:
-                conditions.append(column < end)
-            return and_(*conditions)
-
-        def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-        accepted_in = in_period(CaseRow.accepted_at)
-        closed_in = in_period(CaseRow.closed_at)
-        statement = select(
-            CaseRow.town_code,
-            CaseRow.item_code,
-            count(and_(accepted_in, CaseRow.counter == "town")),
-            count(and_(accepted_in, CaseRow.counter == "district")),
-            count(closed_in),
-            count(and_(closed_in, CaseRow.on_time.is_(True))),
-            count(
-                and_(CaseRow.status == "in-progress", CaseRow.due_at.is_not(None), CaseRow.due_at < moment)
-            ),
-            count(and_(closed_in, CaseRow.outcome == "rejected")),
-            count(and_(closed_in, CaseRow.outcome == "not-accepted")),
-        ).group_by(CaseRow.town_code, CaseRow.item_code)
-        if town is not None:
-            statement = statement.where(CaseRow.town_code == town)
-        if item is not None:
-            statement = statement.where(CaseRow.item_code == item)
-        with self._read() as session:
-            results = session.execute(statement).all()
-
-        rows: list[ReportRow] = []
-        for town_code, item_code, *counts in results:
-            if not any(counts):
-                continue
-            town_name = item_name = ""
-            if catalog is not None:
-                town_name = next((t.name for t in catalog.towns if t.code == town_code), "")
-                item_name = next((i.name for i in catalog.items if i.code == item_code), "")
-            accepted_town, accepted_district, closed, on_time, overdue_open, rejected, not_accepted = (
-                int(value) for value in counts
-            )
-            rows.append(
-                ReportRow(
-                    town_code=town_code,
-                    item_code=item_code,
-                    town_name=town_name,
-                    item_name=item_name,
-                    accepted_town=accepted_town,
-                    accepted_district=accepted_district,
-                    closed=closed,
-                    on_time=on_time,
-                    overdue_open=overdue_open,
-                    rejected=rejected,
-                    not_accepted=not_accepted,
-                )
-            )
-        rows.sort(key=_report_order(catalog))
-        return rows
-
-
-def _report_order(catalog: Catalog | None) -> Callable[[ReportRow], tuple[Any, ...]]:
-    if catalog is None:
-        return lambda row: (row.town_code, row.item_code)
-    towns = {town.code: index for index, town in enumerate(catalog.towns)}
-    items = {item.code: item.seq for item in catalog.items}
-    unknown = len(towns) + len(items) + 1
-    return lambda row: (
-        towns.get(row.town_code, unknown),
-        row.town_code,
-        items.get(row.item_code, unknown),
-        row.item_code,
-    )
-
-
-def report_totals(rows: Sequence[ReportRow]) -> ReportRow:
-    """The 合计 row: every count summed (town and item fields are empty)."""
-    return ReportRow(
-        town_code="",
-        item_code="",
-        accepted_town=sum(r.accepted_town for r in rows),
-        accepted_district=sum(r.accepted_district for r in rows),
-        closed=sum(r.closed for r in rows),
-        on_time=sum(r.on_time for r in rows),
-        overdue_open=sum(r.overdue_open for r in rows),
-        rejected=sum(r.rejected for r in rows),
-        not_accepted=sum(r.not_accepted for r in rows),
-    )
