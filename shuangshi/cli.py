@@ -29,6 +29,7 @@ from shuangshi.output import err, fail, out, print_json
 from shuangshi.report_commands import report_command
 from shuangshi.rest_commands import incidents_app, instances_app, tasks_app
 from shuangshi.seal_commands import seal_keygen_command
+from shuangshi.supervision_commands import evaluate_command, spotcheck_app
 from shuangshi.system_commands import demo_command, serve_system, submit_command, workers_command
 from workers.application.models import validate_application
 from workers.catalog.loader import CatalogError, load_catalog
@@ -49,6 +50,7 @@ app.add_typer(seal_app, name="seal")
 seal_app.command("keygen")(seal_keygen_command)
 app.add_typer(ledger_app, name="ledger")
 ledger_app.command("report", help="The same as 'shuangshi report' (its earlier name).")(report_command)
+app.add_typer(spotcheck_app, name="spotcheck")
 
 CatalogOption = Annotated[
     Path | None,
@@ -394,6 +396,7 @@ app.command("demo")(demo_command)
 app.command("report")(report_command)
 app.command("lint")(lint_command)
 app.command("deploy")(deploy_command)
+app.command("evaluate")(evaluate_command)
 
 
 @app.command("hash-password")
