@@ -11,6 +11,7 @@ echo "== ruff format";  "$bin/ruff" format --check .
 echo "== mypy";         "$bin/mypy"
 echo "== import-linter"; "$bin/lint-imports"
 echo "== models lint";  "$bin/shuangshi" lint   # bpmn/ and forms/: bpmnlint, form schema, FEEL, job types
+echo "== 只减不增 audit"; "$bin/shuangshi" audit only-decrease >/dev/null || { "$bin/shuangshi" audit only-decrease; exit 1; }
 echo "== pytest"
 # pytest exits 5 when it collects no test: that is a failure here, like any other non-zero exit.
 "$bin/pytest" "$@"

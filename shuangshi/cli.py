@@ -23,6 +23,7 @@ from rich.table import Table
 
 from engine.clock import ControlledClock, SystemClock
 from engine.rest.auth import BasicAuthenticator, UsersFileError, hash_password
+from shuangshi.audit_commands import audit_app
 from shuangshi.case_commands import case_app, ledger_app, seal_app
 from shuangshi.model_commands import deploy_command, lint_command
 from shuangshi.output import err, fail, out, print_json
@@ -50,6 +51,7 @@ app.add_typer(seal_app, name="seal")
 seal_app.command("keygen")(seal_keygen_command)
 app.add_typer(ledger_app, name="ledger")
 ledger_app.command("report", help="The same as 'shuangshi report' (its earlier name).")(report_command)
+app.add_typer(audit_app, name="audit")
 app.add_typer(spotcheck_app, name="spotcheck")
 
 CatalogOption = Annotated[
