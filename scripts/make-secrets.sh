@@ -2,10 +2,12 @@
 # Creates the secrets docker-compose.yml mounts, in ./secrets/ (never committed):
 #
 #   secrets/shuangshi_ledger_password   random password of the ledger database (PostgreSQL, workers)
+#   secrets/shuangshi_portal_secret     random key of the progress links' tokens (workers, portal)
 #   secrets/seals/<owner>.key, .pub     one Ed25519 seal key pair per town and district department
 #
-# Nothing existing is replaced: a password file is kept, and only owners without keys get new ones
-# (`shuangshi seal keygen --only-missing`), so running it again after a catalog change adds new owners.
+# Nothing existing is replaced: the password and the portal secret are kept, and only owners without
+# keys get new ones (`shuangshi seal keygen --only-missing`), so running it again after a catalog
+# change adds new owners (and, on an older ./secrets/, the portal secret).
 #
 # The worker container runs as uid 10001 and reads these files through bind mounts, which keep the
 # host's owner and mode; the key store refuses a private key that group or others may read. So the
@@ -29,7 +31,7 @@ while [ "$#" -gt 0 ]; do
     --dir) dir="$2"; shift 2 ;;
     --no-chown) chown_files=0; shift ;;
     --shuangshi) shuangshi="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -65,6 +67,20 @@ else
   echo "created $password_file"
 fi
 
+# --- the portal secret -----------------------------------------------------------------------------
+portal_secret_file="$dir/shuangshi_portal_secret"
+if [ -e "$portal_secret_file" ]; then
+  echo "kept    $portal_secret_file"
+else
+  # 64 url-safe base64 characters (48 random bytes) signing the progress links' tokens; the portal
+  # wants at least 32. No trailing newline.
+  portal_secret="$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  printf '%s' "$portal_secret" > "$portal_secret_file"
+  unset portal_secret
+  chmod 0400 "$portal_secret_file"
+  echo "created $portal_secret_file"
+fi
+
 # --- the seal keys ---------------------------------------------------------------------------------
 seals="$dir/seals"
 mkdir -p "$seals"
@@ -93,6 +109,6 @@ if [ "$chown_files" = 0 ]; then
   echo "not changed owner: the containers (uid $container_uid) read these only if they belong to it"
   exit 0
 fi
-chown -R "$container_uid:$container_gid" "$password_file" "$seals"
+chown -R "$container_uid:$container_gid" "$password_file" "$portal_secret_file" "$seals"
 chmod 0500 "$seals"
-echo "owner   $container_uid:$container_gid (the container user) of $password_file and $seals"
+echo "owner   $container_uid:$container_gid (the container user) of the secrets in $dir"

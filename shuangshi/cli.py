@@ -27,6 +27,7 @@ from shuangshi.audit_commands import audit_app
 from shuangshi.case_commands import case_app, ledger_app, seal_app
 from shuangshi.model_commands import deploy_command, lint_command
 from shuangshi.output import err, fail, out, print_json
+from shuangshi.rating_commands import portal_command, rate_command
 from shuangshi.report_commands import report_command
 from shuangshi.rest_commands import incidents_app, instances_app, tasks_app
 from shuangshi.seal_commands import seal_keygen_command
@@ -399,6 +400,8 @@ app.command("report")(report_command)
 app.command("lint")(lint_command)
 app.command("deploy")(deploy_command)
 app.command("evaluate")(evaluate_command)
+app.command("rate")(rate_command)
+app.command("portal")(portal_command)
 
 
 @app.command("hash-password")

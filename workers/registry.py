@@ -24,3 +24,4 @@ class ErrorCode(StrEnum):
     MATERIALS_INCOMPLETE = "MATERIALS_INCOMPLETE"  # → 一次性告知 notice and 补正 wait
     APPLICATION_INVALID = "APPLICATION_INVALID"  # → 不予受理 with reasons
     SEAL_INVALID = "SEAL_INVALID"  # the town's seal does not verify → returned to the town
+    EVENT_ALREADY_RECORDED = "EVENT_ALREADY_RECORDED"  # ledger.record oncePerCase: the case has it already

@@ -109,7 +109,7 @@ class WorkerSettings(BaseSettings):
     sms_gateway_url: str | None = None
     sms_api_key: SecretStr | None = None
     sms_sign_name: str = "山亭区政务服务"
-    progress_base_url: str = "http://127.0.0.1:8080/progress"
+    progress_base_url: str = "http://127.0.0.1:8090/progress"  # `shuangshi portal`
     supervisor_group: str = "supervisor:xzsp"
 
     # --- Worker runtime ---

@@ -78,6 +78,8 @@ class System:
     data_dir: Path
     server: EngineServer | None = None
     started: list[int] = field(default_factory=list)
+    #: Instances the gateway held before this test (a shared cluster keeps earlier tests' instances).
+    preexisting: frozenset[int] = frozenset()
     stops: list[Callable[[], Any]] = field(default_factory=list)
 
     @property
@@ -96,6 +98,11 @@ class System:
         )
         self.started.append(int(response.process_instance_key))
         return int(response.process_instance_key)
+
+    async def instances(self, process_id: str) -> list[Any]:
+        """The instances of ``process_id`` this test created (however they were started)."""
+        found = await _all_instances(self.sdk, {"processDefinitionId": process_id})
+        return [item for item in found if int(item.process_instance_key) not in self.preexisting]
 
     async def child(self, process_instance_key: int, within: float = 30) -> int:
         """The key of the instance the case called (``case-intake``): its variables live there."""
@@ -155,6 +162,24 @@ class System:
 
         result: str = await wait_for(done, within=within, message="the case to finish")
         return result
+
+
+async def _all_instances(sdk: CamundaAsyncClient, filters: dict[str, Any]) -> list[Any]:
+    """Every process instance matching ``filters``, page after page."""
+    found: list[Any] = []
+    after: str | None = None
+    while True:
+        page: dict[str, Any] = {"limit": 500}
+        if after is not None:
+            page["after"] = after
+        result = await sdk.search_process_instances(
+            data=ProcessInstanceSearchQuery.from_dict({"filter": filters, "page": page})
+        )
+        found.extend(result.items)
+        cursor = result.page.end_cursor
+        if len(result.items) < page["limit"] or not cursor:
+            return found
+        after = str(cursor)
 
 
 async def _start_workers(
@@ -220,6 +245,8 @@ async def make_system(
         settings.data_dir,
         server=server,
     )
+    if server is None:
+        system.preexisting = frozenset(int(i.process_instance_key) for i in await _all_instances(sdk, {}))
     system.stops.append(await _start_workers(services, endpoints.grpc_address, keep or (lambda _: True)))
     system.stops.append(channel.close)
     return system

@@ -165,3 +165,19 @@ def test_tunable_behaviour_is_in_task_headers() -> None:
             headers = {h.attrib["key"] for h in task.iterfind(".//zeebe:header", NS)}
             missing = needed.get(definition.attrib["type"], set()) - headers
             assert not missing, f"{path.name}: {task.attrib['id']} lacks headers {missing}"
+
+
+def test_day_and_flag_headers_have_valid_values() -> None:
+    """sla.schedule's limitDays/warnDaysBefore/supplementDays are 0–365; ledger.record's oncePerCase is true/false."""
+    days = {"limitDays", "warnDaysBefore", "supplementDays"}
+    for path in BPMN:
+        for task in ET.parse(path).getroot().iter(f"{{{NS['bpmn']}}}serviceTask"):
+            for found in task.iterfind(".//zeebe:header", NS):
+                key, value = found.attrib["key"], found.attrib["value"]
+                where = f"{path.name}: {task.attrib['id']} {key}={value!r}"
+                if key in days:
+                    assert value.isascii(), where
+                    assert value.isdigit(), where
+                    assert int(value) <= 365, where
+                if key == "oncePerCase":
+                    assert value in {"true", "false"}, where

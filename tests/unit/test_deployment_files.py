@@ -17,9 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import pytest
+from pydantic import SecretStr
 from ruamel.yaml import YAML
+
+from workers.portal.access import PortalSettings
 
 ROOT: Final = Path(__file__).parents[2]
 COMPOSE: Final = "docker-compose.yml"
@@ -27,6 +31,12 @@ COMPOSE_TEST: Final = "docker-compose.test.yml"
 PROJECT_FILES: Final = (COMPOSE, COMPOSE_TEST, ".env", "Dockerfile", ".dockerignore")
 #: Services that run once and exit; every other service runs for good.
 ONE_SHOT: Final = frozenset({"deploy"})
+#: Services the test override keeps off (profile `app`): the real-Zeebe tests bring their own.
+APP_SERVICES: Final = ("workers", "portal", "deploy", "ledger-db", "mailpit")
+#: The files of ./secrets/ the compose secrets name (the seal keys are a bind-mounted folder).
+SECRET_FILES: Final = ("shuangshi_ledger_password", "shuangshi_portal_secret")
+#: Where the portal listens inside its container.
+PORTAL_CONTAINER_PORT: Final = 8090
 #: The container user of the worker image, which must own the mounted secrets.
 CONTAINER_UID: Final = 10001
 PLUGIN_PATHS: Final = (
@@ -107,7 +117,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
         shutil.copy2(ROOT / name, directory / name)
     secrets = directory / "secrets"
     (secrets / "seals").mkdir(parents=True)
-    (secrets / "shuangshi_ledger_password").write_text("placeholder-for-config", encoding="utf-8")
+    for name in SECRET_FILES:
+        (secrets / name).write_text("placeholder-for-config", encoding="utf-8")
     return Project(directory, command)
 
 
@@ -222,6 +233,13 @@ def test_start_order_waits_for_health_and_for_the_deployment(stack: dict[str, An
         "mailpit": "service_healthy",
         "deploy": "service_completed_successfully",
     }
+    # The portal reads the ledger's tables, which the workers create when they start.
+    assert depends_on(all_services["portal"]) == {
+        "camunda": "service_healthy",
+        "ledger-db": "service_healthy",
+        "deploy": "service_completed_successfully",
+        "workers": "service_healthy",
+    }
 
 
 def test_workers_can_be_scaled(stack: dict[str, Any]) -> None:
@@ -236,23 +254,52 @@ def test_workers_can_be_scaled(stack: dict[str, Any]) -> None:
     assert int(replicas) == int(read_env_file()["SHUANGSHI_WORKER_REPLICAS"]) >= 1
 
 
+def test_portal_runs_from_the_workers_image_where_the_progress_links_point(stack: dict[str, Any]) -> None:
+    """The portal is the workers' image running `portal` on 8090, published on PORTAL_PORT (which the
+    notifications' SHUANGSHI_PROGRESS_BASE_URL names), checked on /healthz with Python's urllib, and
+    reads the workers' ledger and starts rating processes on their gateway."""
+    all_services = services(stack)
+    portal, workers = all_services["portal"], all_services["workers"]
+    assert portal["build"] == workers["build"]
+    assert portal["image"] == workers["image"]
+    command = portal["command"]
+    assert command[0] == "portal"
+    assert command[command.index("--address") + 1] == f"0.0.0.0:{PORTAL_CONTAINER_PORT}"
+    env = read_env_file()
+    published = published_ports(portal)
+    assert published == [(env["PUBLISH_ADDRESS"], int(env["PORTAL_PORT"]), PORTAL_CONTAINER_PORT)]
+    link = urlsplit(environment(workers)["SHUANGSHI_PROGRESS_BASE_URL"])
+    assert (link.port, link.path) == (int(env["PORTAL_PORT"]), "/progress"), link.geturl()
+    assert link.port != int(env["CAMUNDA_HTTP_PORT"])
+    check = " ".join(portal["healthcheck"]["test"])
+    assert "urllib.request" in check
+    assert f"http://127.0.0.1:{PORTAL_CONTAINER_PORT}/healthz" in check
+    settings, worker_settings = environment(portal), environment(workers)
+    for name in ("SHUANGSHI_LEDGER_URL", "ZEEBE_ADDRESS"):
+        assert settings[name] == worker_settings[name], name
+
+
 def test_secrets_are_files_under_secrets_and_mounted_read_only(
     stack: dict[str, Any], project: Project
 ) -> None:
     """Passwords come from ./secrets/ files as compose secrets; seal keys from a read-only mount."""
     declared = stack.get("secrets") or {}
-    assert declared, "no top-level secrets"
+    assert set(declared) == set(SECRET_FILES)
     for name, spec in declared.items():
         source = Path(spec["file"])
         source = source if source.is_absolute() else project.directory / source
-        assert source.resolve().parent == (project.directory / "secrets").resolve(), f"{name}: {source}"
+        assert source.resolve() == (project.directory / "secrets" / name).resolve(), f"{name}: {source}"
     all_services = services(stack)
     ledger_db = all_services["ledger-db"]
     mounted_at = Path("/run/secrets") / "shuangshi_ledger_password"
     assert environment(ledger_db)["POSTGRES_PASSWORD_FILE"] == str(mounted_at)
     workers = all_services["workers"]
-    granted = [entry if isinstance(entry, str) else entry["source"] for entry in workers["secrets"]]
-    assert "shuangshi_ledger_password" in granted
+    # The workers sign the progress links with the portal secret, the portal checks them with it.
+    for name in ("workers", "portal"):
+        granted = [
+            entry if isinstance(entry, str) else entry["source"] for entry in all_services[name]["secrets"]
+        ]
+        assert set(granted) == set(SECRET_FILES), f"{name}: {granted}"
     mounts = [entry for entry in workers["volumes"] if isinstance(entry, dict) and entry["type"] == "bind"]
     seals = next(entry for entry in mounts if entry["target"] == "/run/secrets/seals")
     assert seals.get("read_only") is True
@@ -302,11 +349,11 @@ def test_test_override_gives_the_real_zeebe_tests_their_cluster(test_stack: dict
     for port in (26500, 8080, 9600):
         assert published[port] == ("127.0.0.1", port), f"{port}: {published.get(port)}"
     override = YAML(typ="safe").load((ROOT / COMPOSE_TEST).read_text(encoding="utf-8"))
-    for name in ("workers", "deploy", "ledger-db", "mailpit"):
-        assert override["services"][name].get("profiles"), f"{name} would start with the test cluster"
+    for name in APP_SERVICES:
+        assert override["services"][name].get("profiles") == ["app"], f"{name} starts with the cluster"
     for name, service in services(test_stack).items():
-        if name in {"workers", "deploy", "ledger-db", "mailpit"}:  # docker-compose v1 prints them all
-            assert service.get("profiles"), name
+        if name in APP_SERVICES:  # docker-compose v1 prints them all
+            assert service.get("profiles") == ["app"], name
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -437,7 +484,7 @@ def test_compose_builds_existing_dockerfile_targets(stack: dict[str, Any]) -> No
     """The services built from our Dockerfile name stages that exist."""
     names = {stage.name for stage in dockerfile_stages()}
     built = {name: service["build"] for name, service in services(stack).items() if "build" in service}
-    assert set(built) == {"workers", "deploy"}
+    assert set(built) == {"workers", "portal", "deploy"}
     for name, build in built.items():
         assert build.get("target") in names, f"{name}: {build}"
 
@@ -469,15 +516,18 @@ def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
 
 
 def test_container_user_is_the_one_make_secrets_gives_the_files_to() -> None:
-    """make-secrets.sh chowns to the uid and gid the worker image runs as."""
+    """make-secrets.sh chowns to the uid and gid the worker image runs as, the portal secret included."""
     script = (ROOT / "scripts" / "make-secrets.sh").read_text(encoding="utf-8")
     assert f"container_uid={CONTAINER_UID}" in script
     assert f"container_gid={CONTAINER_UID}" in script
+    [chown] = [line for line in script.splitlines() if line.startswith("chown ")]
+    assert "$password_file" in chown
+    assert "$portal_secret_file" in chown
 
 
 def test_make_secrets_writes_a_password_and_seal_keys_once(tmp_path: Path) -> None:
-    """The script writes the ledger password (0400, 40 characters, no newline) and 15 key pairs
-    (.key 0400, .pub 0444); a second run keeps every file as it is."""
+    """The script writes the ledger password (0400, 40 characters, no newline), the portal secret (0400,
+    64 URL-safe characters) and 15 key pairs (.key 0400, .pub 0444); a second run keeps every file."""
     target = tmp_path / "secrets"
     shuangshi = str(Path(sys.executable).parent / "shuangshi")
     command = [str(ROOT / "scripts" / "make-secrets.sh"), "--dir", str(target), "--no-chown"]
@@ -487,13 +537,19 @@ def test_make_secrets_writes_a_password_and_seal_keys_once(tmp_path: Path) -> No
     password = target / "shuangshi_ledger_password"
     assert stat.S_IMODE(password.stat().st_mode) == 0o400
     assert re.fullmatch(r"[A-Za-z0-9]{40}", password.read_text(encoding="utf-8"))
+    portal_secret = target / "shuangshi_portal_secret"
+    assert stat.S_IMODE(portal_secret.stat().st_mode) == 0o400
+    value = portal_secret.read_text(encoding="utf-8")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{64}", value)
+    assert PortalSettings(secret=SecretStr(value)).secret is not None  # long enough for the portal
     keys = sorted((target / "seals").glob("*.key"))
     assert len(keys) == 15
     assert {stat.S_IMODE(path.stat().st_mode) for path in keys} == {0o400}
     publics = sorted((target / "seals").glob("*.pub"))
     assert {stat.S_IMODE(path.stat().st_mode) for path in publics} == {0o444}
-    before = {path: path.read_bytes() for path in [password, *keys, *publics]}
+    before = {path: path.read_bytes() for path in [password, portal_secret, *keys, *publics]}
     second = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert second.returncode == 0, second.stderr
     assert {path: path.read_bytes() for path in before} == before
     assert len(list((target / "seals").iterdir())) == 30
+    assert "kept    " + str(portal_secret) in second.stdout

@@ -54,8 +54,9 @@ def record(
     *,
     actor: str,
     payload: dict[str, Any] | None = None,
+    once_per_case: bool = False,
 ) -> None:
-    """Append one ledger event for the case (idempotent on the job key)."""
+    """Append one ledger event for the case (idempotent on the job key; see ``Ledger.record_event``)."""
     ledger.record_event(
         CaseEvent(
             case_number=case.case_number,
@@ -70,4 +71,5 @@ def record(
             payload=payload or {},
         ),
         job_key,
+        once_per_case=once_per_case,
     )

@@ -49,6 +49,7 @@ from workers.notify.models import (
     mask_contacts,
 )
 from workers.notify.templates import TemplateRenderer, TemplateRenderError
+from workers.portal.access import ProgressTokens, load_secret
 from workers.settings import WorkerSettings
 
 __all__ = [
@@ -307,7 +308,8 @@ def build_notifier(
     """The notifier the settings describe: outbox always, e-mail and SMS when configured.
 
     The outbox is ``<data dir>/outbox``, the sent log ``<data dir>/notify-sent.sqlite3``, the templates
-    ``<config dir>/templates`` unless ``templates_dir`` is given.
+    ``<config dir>/templates`` unless ``templates_dir`` is given. Progress links carry the portal's token
+    (secret: ``SHUANGSHI_PORTAL_SECRET``, see :mod:`workers.portal.access`).
     """
     channels: list[NotificationChannel] = [OutboxChannel(settings.data_dir / OUTBOX_DIR_NAME)]
     smtp = smtp_settings(settings)
@@ -320,6 +322,8 @@ def build_notifier(
         channels,
         SentLog(settings.data_dir / SENT_LOG_FILE_NAME),
         TemplateRenderer(
-            templates_dir or config_dir() / "templates", progress_base_url=settings.progress_base_url
+            templates_dir or config_dir() / "templates",
+            progress_base_url=settings.progress_base_url,
+            progress_token=ProgressTokens(load_secret(settings.data_dir)).token,
         ),
     )

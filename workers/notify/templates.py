@@ -14,15 +14,16 @@ A folder whose name starts with ``_`` or ``.`` is not a template. Every variable
 required: a missing (or null) one fails the render with an error naming the template and the variables.
 Only ``.html`` files are autoescaped; the text parts are sent as plain text.
 
-``progress_url`` is derived, never taken from the caller: ``<progress base URL>/<case number>``, so a
-link in a message carries the case number and nothing personal.
+``progress_url`` is derived, never taken from the caller: ``<progress base URL>/<case number>``, plus
+``?t=<token>`` when the renderer has a token function (the portal's HMAC of the case number,
+:mod:`workers.portal.access`), so a link in a message carries the case number, its token and nothing personal.
 
 Filters: ``cn_date`` (a date, a datetime or an ISO string → ``2025年7月10日``, datetimes in China time) and
 ``shorten(n)`` (cut to ``n`` characters with ``…``, for SMS texts).
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
@@ -131,13 +132,20 @@ def _one_line(text: str) -> str:
 class TemplateRenderer:
     """Renders the templates of one folder; thread-safe (the Jinja environment is shared)."""
 
-    def __init__(self, directory: Path, *, progress_base_url: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        progress_base_url: str,
+        progress_token: Callable[[str], str] | None = None,
+    ) -> None:
         if not progress_base_url.startswith(("http://", "https://")):
             raise ValueError(f"progress base URL must be http(s), got {progress_base_url!r}")
         if "?" in progress_base_url or "#" in progress_base_url:
             raise ValueError("progress base URL must not contain a query or fragment")
         self.directory = directory
         self.progress_base_url = progress_base_url.rstrip("/")
+        self._progress_token = progress_token
         self._env = Environment(
             loader=FileSystemLoader(directory, encoding="utf-8"),
             undefined=StrictUndefined,
@@ -167,8 +175,12 @@ class TemplateRenderer:
         )
 
     def progress_url(self, case_number: str) -> str:
-        """The applicant's progress link for a case: the base URL and the case number, nothing else."""
-        return f"{self.progress_base_url}/{quote(case_number, safe='')}"
+        """The applicant's progress link for a case: the base URL, the case number and (with a token
+        function) ``?t=`` its access token, nothing else."""
+        url = f"{self.progress_base_url}/{quote(case_number, safe='')}"
+        if self._progress_token is None:
+            return url
+        return f"{url}?t={quote(self._progress_token(case_number), safe='')}"
 
     def _parts(self, name: str) -> list[str]:
         if not _NAME_RE.match(name) or name not in self.names():
