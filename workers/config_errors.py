@@ -1,8 +1,10 @@
 """Problems of the configuration files the office edits by hand (catalog, holidays): file, line, field."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +33,22 @@ class ConfigFileError(Exception):
 
     def __reduce__(self) -> tuple[type[Self], tuple[tuple[FileProblem, ...]]]:
         return (type(self), (self.problems,))
+
+
+def line_of(document: Any, loc: Sequence[int | str]) -> int | None:
+    """1-based line of the deepest part of ``loc`` present in a ruamel round-trip document (a missing key
+    → its parent); ``None`` when the document is not a mapping or sequence."""
+    if not isinstance(document, CommentedMap | CommentedSeq):
+        return None
+    node: Any = document
+    line: int = document.lc.line
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0]
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lc.item(part)[0]
+            node = node[part]
+        else:
+            break
+    return line + 1

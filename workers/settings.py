@@ -26,7 +26,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["DEFAULT_SECRETS_DIR", "SECRETS_DIR_ENV", "WorkerSettings", "secrets_dir"]
+__all__ = ["DEFAULT_SECRETS_DIR", "SECRETS_DIR_ENV", "SecretFileSettings", "WorkerSettings", "secrets_dir"]
 
 SECRETS_DIR_ENV: Final = "SHUANGSHI_SECRETS_DIR"
 DEFAULT_SECRETS_DIR: Final = Path("/run/secrets")
@@ -46,7 +46,25 @@ def secrets_dir() -> Path | None:
     return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
 
 
-class WorkerSettings(BaseSettings):
+class SecretFileSettings(BaseSettings):
+    """Settings whose values may also be files in :func:`secrets_dir` (environment first)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - replaced by the folder found now
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        folder = secrets_dir()
+        if folder is None:
+            return init_settings, env_settings, dotenv_settings
+        return init_settings, env_settings, dotenv_settings, SecretsSettingsSource(settings_cls, folder)
+
+
+class WorkerSettings(SecretFileSettings):
     model_config = SettingsConfigDict(env_prefix="SHUANGSHI_", extra="ignore", populate_by_name=True)
 
     # --- Zeebe gateway (pyzeebe's variable names) ---
@@ -122,20 +140,6 @@ class WorkerSettings(BaseSettings):
     http_port: int = Field(default=9464, ge=0, le=65535)  # 0: a free port, logged in workers.ready
     log_level: str = "INFO"
     log_format: LogFormat = "auto"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - replaced by the folder found now
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        folder = secrets_dir()
-        if folder is None:
-            return init_settings, env_settings, dotenv_settings
-        return init_settings, env_settings, dotenv_settings, SecretsSettingsSource(settings_cls, folder)
 
     @field_validator("max_jobs_overrides")
     @classmethod

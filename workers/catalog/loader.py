@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from workers.catalog.models import Catalog, Loc, find_catalog_issues, format_loc
-from workers.config_errors import ConfigFileError, FileProblem
+from workers.config_errors import ConfigFileError, FileProblem, line_of
 
 __all__ = [
     "CATALOG_FILE_NAME",
@@ -104,8 +104,8 @@ def parse_catalog(text: str, file: str = "<catalog>") -> Catalog:
     for issue in find_catalog_issues(catalog):
         message = issue.message
         if issue.first is not None:
-            message += f" (first at line {_line_of(document, issue.first)})"
-        problems.append(CatalogProblem(file, _line_of(document, issue.loc), format_loc(issue.loc), message))
+            message += f" (first at line {line_of(document, issue.first)})"
+        problems.append(CatalogProblem(file, line_of(document, issue.loc), format_loc(issue.loc), message))
     if problems:
         raise CatalogError(_sorted(problems))
     return catalog
@@ -145,22 +145,6 @@ def _plain(node: Any) -> Any:
     return node  # None, dates and timestamps pass through unchanged
 
 
-def _line_of(document: CommentedMap, loc: Loc) -> int:
-    """1-based line of the deepest part of ``loc`` present in the document (a missing key → its parent)."""
-    node: Any = document
-    line: int = document.lc.line
-    for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0]
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.lc.item(part)[0]
-            node = node[part]
-        else:
-            break
-    return line + 1
-
-
 def _pydantic_problems(file: str, document: CommentedMap, exc: ValidationError) -> list[CatalogProblem]:
     problems = []
     for error in exc.errors(include_url=False):
@@ -173,5 +157,5 @@ def _pydantic_problems(file: str, document: CommentedMap, exc: ValidationError) 
             if len(shown) > _MAX_SHOWN_INPUT:
                 shown = shown[: _MAX_SHOWN_INPUT - 3] + "..."
             message += f", got {shown}"
-        problems.append(CatalogProblem(file, _line_of(document, loc), format_loc(loc), message))
+        problems.append(CatalogProblem(file, line_of(document, loc), format_loc(loc), message))
     return problems

@@ -369,9 +369,10 @@ def _project(session: Session, row: CaseEventRow, effect: _Effect) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def _recorded(
+def recorded_event(
     row: CaseEventRow, *, duplicate: bool = False, stripped_keys: tuple[str, ...] = ()
 ) -> RecordedEvent:
+    """The pydantic view of a stored event row."""
     return RecordedEvent.model_validate(
         {
             "id": row.id,
@@ -480,7 +481,7 @@ class Ledger:
     def _by_job_key(self, job_key: int) -> RecordedEvent | None:
         with self._read() as session:
             row = session.scalars(select(CaseEventRow).where(CaseEventRow.job_key == job_key)).one_or_none()
-            return None if row is None else _recorded(row, duplicate=True)
+            return None if row is None else recorded_event(row, duplicate=True)
 
     def record_event(
         self, event: CaseEvent, job_key: int | None = None, *, once_per_case: bool = False
@@ -517,7 +518,7 @@ class Ledger:
                         select(CaseEventRow).where(CaseEventRow.job_key == job_key)
                     ).one_or_none()
                     if row is not None:
-                        return _check_redelivery(_recorded(row, duplicate=True), event)
+                        return _check_redelivery(recorded_event(row, duplicate=True), event)
                 if once_per_case:
                     earlier = session.scalar(
                         select(CaseEventRow.id)
@@ -551,7 +552,7 @@ class Ledger:
                 head.last_id, head.last_hash, head.count = row.id, row.hash, head.count + 1
                 _project(session, row, effect)
                 session.flush()
-                recorded = _recorded(row, stripped_keys=stripped)
+                recorded = recorded_event(row, stripped_keys=stripped)
         except IntegrityError:
             if job_key is None:
                 raise
@@ -691,6 +692,6 @@ class Ledger:
                     "closed_at": projection.closed_at,
                     "outcome": projection.outcome,
                     "on_time": projection.on_time,
-                    "events": tuple(_recorded(row) for row in rows),
+                    "events": tuple(recorded_event(row) for row in rows),
                 }
             )

@@ -23,15 +23,10 @@ from pathlib import Path
 from typing import Final
 
 from pydantic import SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SecretsSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic_settings import SettingsConfigDict
 
 from workers.logging import get_logger
-from workers.settings import secrets_dir
+from workers.settings import SecretFileSettings
 
 __all__ = [
     "DEV_SECRET_FILE_NAME",
@@ -49,7 +44,7 @@ MIN_SECRET_LENGTH: Final = 32
 _log = get_logger(__name__)
 
 
-class PortalSettings(BaseSettings):
+class PortalSettings(SecretFileSettings):
     """The portal's own settings: ``SHUANGSHI_PORTAL_SECRET`` (environment or secret file)."""
 
     model_config = SettingsConfigDict(
@@ -66,20 +61,6 @@ class PortalSettings(BaseSettings):
         if len(value.get_secret_value().strip()) < MIN_SECRET_LENGTH:
             raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters (use a random string)")
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - replaced by the folder found now
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        folder = secrets_dir()
-        if folder is None:
-            return init_settings, env_settings, dotenv_settings
-        return init_settings, env_settings, dotenv_settings, SecretsSettingsSource(settings_cls, folder)
 
 
 def _development_secret(data_dir: Path) -> bytes:

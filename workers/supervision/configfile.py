@@ -11,11 +11,10 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from workers.catalog.models import Loc, format_loc
-from workers.config_errors import ConfigFileError, FileProblem
+from workers.config_errors import ConfigFileError, FileProblem, line_of
 
 __all__ = ["display_path", "line_of", "parse_yaml", "read_text", "validate_document"]
 
@@ -51,24 +50,6 @@ def parse_yaml(text: str, file: str, error: type[ConfigFileError]) -> Any:
         raise error([FileProblem(file, line, "", f"YAML syntax error: {message}")]) from exc
     except YAMLError as exc:
         raise error([FileProblem(file, None, "", f"YAML error: {exc}")]) from exc
-
-
-def line_of(document: Any, loc: Loc) -> int | None:
-    """1-based line of the deepest part of ``loc`` present in the document (a missing key → its parent)."""
-    if not isinstance(document, CommentedMap | CommentedSeq):
-        return None
-    node: Any = document
-    line: int = document.lc.line
-    for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0]
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.lc.item(part)[0]
-            node = node[part]
-        else:
-            break
-    return line + 1
 
 
 def _plain(node: Any) -> Any:

@@ -54,7 +54,7 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy import func, select
 
 from workers.ledger.models import CaseEvent, CaseEventRow, CaseRow, LedgerHead, RecordedEvent
-from workers.ledger.service import CHINA_TZ, Ledger, PersonalDataError, sanitize_payload
+from workers.ledger.service import CHINA_TZ, Ledger, PersonalDataError, recorded_event, sanitize_payload
 from workers.supervision.inspectors import Inspector, InspectorPool, sha256_of
 from workers.supervision.periods import Period, PeriodError, parse_period
 
@@ -452,34 +452,13 @@ class RecordedDraw:
         return parse_period(self.parameters.period)
 
 
-def _event(row: CaseEventRow) -> RecordedEvent:
-    return RecordedEvent.model_validate(
-        {
-            "id": row.id,
-            "case_number": row.case_number,
-            "item_code": row.item_code,
-            "town_code": row.town_code,
-            "department_code": row.department_code,
-            "mode": row.mode,
-            "counter": row.counter,
-            "event": row.event,
-            "actor": row.actor,
-            "occurred_at": row.occurred_at,
-            "payload": row.payload,
-            "job_key": row.job_key,
-            "prev_hash": row.prev_hash,
-            "hash": row.hash,
-        }
-    )
-
-
 def spot_check_events(
     ledger: Ledger, names: Iterable[str] = (DRAWN_EVENT, FINDING_EVENT)
 ) -> list[RecordedEvent]:
     """The ledger's events of these names, in ledger order."""
     statement = select(CaseEventRow).where(CaseEventRow.event.in_(tuple(names))).order_by(CaseEventRow.id)
     with ledger.snapshot() as session:
-        return [_event(row) for row in session.scalars(statement)]
+        return [recorded_event(row) for row in session.scalars(statement)]
 
 
 def recorded_draw(ledger: Ledger, draw_id: str) -> RecordedDraw | None:
