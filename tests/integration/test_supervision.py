@@ -42,6 +42,7 @@ from workers.supervision.spotcheck import (
     DRAWN_EVENT,
     FINDING_EVENT,
     DrawConflictError,
+    DrawOutcome,
     NoEligibleInspectorError,
     SpotCheckError,
     SpotCheckInputError,
@@ -186,6 +187,20 @@ def twelve_cases(builder: Builder) -> None:
         )
 
 
+def draw_q3(ledger: Ledger, inspectors: InspectorPool) -> DrawOutcome:
+    """The standard test draw: SC-2026Q3, 20 %, the test seed, made after the quarter."""
+    return draw(
+        ledger,
+        draw_id="SC-2026Q3",
+        period=Q3,
+        ratio=parse_ratio("20%"),
+        seed=SEED,
+        pool=inspectors,
+        actor="supervisor:xzsp",
+        now=AFTER_Q3,
+    )
+
+
 def head(ledger: Ledger) -> int:
     return ledger.verify().checked
 
@@ -285,16 +300,7 @@ def test_draw_is_recorded_once_and_rerunning_it_writes_nothing(
     """One spotcheck-drawn event per drawn case with its inputs; the same draw again writes nothing."""
     twelve_cases(Builder(ledger))
     before = head(ledger)
-    outcome = draw(
-        ledger,
-        draw_id="SC-2026Q3",
-        period=Q3,
-        ratio=parse_ratio("20%"),
-        seed=SEED,
-        pool=inspectors,
-        actor="supervisor:xzsp",
-        now=AFTER_Q3,
-    )
+    outcome = draw_q3(ledger, inspectors)
     assert outcome.new
     assert outcome.written == 3 == head(ledger) - before  # ceil(20% × 10) + ceil(20% × 2)
     assert [(s.town_code, s.candidates, s.drawn) for s in outcome.plan.strata] == [
@@ -462,16 +468,7 @@ def test_verify_confirms_a_draw_and_detects_tampered_inputs(
 ) -> None:
     """verify redoes the draw: a changed inspectors list or an edited drawn event is reported."""
     twelve_cases(Builder(ledger))
-    outcome = draw(
-        ledger,
-        draw_id="SC-2026Q3",
-        period=Q3,
-        ratio=parse_ratio("20%"),
-        seed=SEED,
-        pool=inspectors,
-        actor="supervisor:xzsp",
-        now=AFTER_Q3,
-    )
+    outcome = draw_q3(ledger, inspectors)
     report = verify_draw(ledger, "SC-2026Q3", inspectors)
     assert report.ok, report.problems
     assert report.notes == (
@@ -507,16 +504,7 @@ def test_findings_only_by_the_assigned_inspector_once_per_case(
 ) -> None:
     """Only the assigned inspector records one finding per drawn case; other attempts write nothing."""
     twelve_cases(Builder(ledger))
-    outcome = draw(
-        ledger,
-        draw_id="SC-2026Q3",
-        period=Q3,
-        ratio=parse_ratio("20%"),
-        seed=SEED,
-        pool=inspectors,
-        actor="supervisor:xzsp",
-        now=AFTER_Q3,
-    )
+    outcome = draw_q3(ledger, inspectors)
     number = min(outcome.recorded.assignments)
     assigned = outcome.recorded.assignments[number].payload.inspector_id
     other = next(i.id for i in inspectors.inspectors if i.id != assigned)
