@@ -91,6 +91,8 @@ EVENT_NAMES: Final[Mapping[str, str]] = {
     "alert-yellow": "黄色预警",
     "alert-red": "红色预警",
     "alert-returned": "退回提醒",
+    "rectification-alert-yellow": "整改临期预警",
+    "rectification-alert-red": "整改超期督办",
     "closed": "流程结束",
     "spotcheck-drawn": "双随机抽查抽中",
     "spotcheck-finding": "双随机抽查检查结果",

@@ -152,9 +152,13 @@ async def test_poor_rating_opens_the_towns_rectification_due_in_15_working_days(
 
     # Past the deadline: the yellow and the red alert fire; the task stays open.
     await system.clock.pin(datetime_to_ms(expected_due) + 60_000)
-    await wait_for(lambda: "alert-red" in events(system, case_number), message="alert-red in the ledger")
+    await wait_for(
+        lambda: "rectification-alert-red" in events(system, case_number),
+        message="the 整改 alert in the ledger",
+    )
     await wait_for(lambda: elements(system, key, "rectification_alert_red_end"), message="the red alert done")
-    assert "alert-yellow" in events(system, case_number)
+    assert "rectification-alert-yellow" in events(system, case_number)
+    assert "alert-red" not in events(system, case_number)  # the case's own deadline alerts stay apart
     [red] = outbox(system, "*-alert-red.json")
     assert case_number in json.loads(red.read_text("utf-8"))["text"]
     still_open = await system.task(key, "rectification")

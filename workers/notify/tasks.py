@@ -111,11 +111,13 @@ def create_router(services: Services, notifier: Notifier) -> ZeebeTaskRouter:
             context["reasons"] = [str(variables.get("sealProblem") or "镇章核验不通过")]
         template = {"yellow": "alert-yellow", "red": "alert-red", "returned": "returned"}[level]
         await notifier.notify(job.key, template, context, {})
+        # The diagram may name the ledger event (e.g. the 整改 follow-up's own alerts); default alert-<level>.
+        event = job.custom_headers.get("event") or f"alert-{level}"
         await run_blocking(
             case_service.record,
             services.ledger,
             case,
-            f"alert-{level}",
+            event,
             at,
             job.key,
             actor="staff.alert",
