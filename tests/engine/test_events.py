@@ -135,8 +135,10 @@ async def test_message_catch_correlates_by_key_and_merges_variables(zeebe: Targe
     second = asyncio.create_task(
         zeebe.client.run_process_with_result("supplement", {"caseNumber": "XJ-2"}, timeout=15_000)
     )
-    await asyncio.sleep(0.2)
-    await zeebe.client.publish_message("materials-supplemented", "XJ-2", {"supplied": ["id_card"]})
+    # Buffered for a minute, the message waits for XJ-2's subscription however the two race.
+    await zeebe.client.publish_message(
+        "materials-supplemented", "XJ-2", {"supplied": ["id_card"]}, time_to_live_in_milliseconds=60_000
+    )
     done = await asyncio.wait_for(second, 10)
     assert done.variables == {"caseNumber": "XJ-2", "supplied": ["id_card"]}
     assert not first.done()
@@ -192,7 +194,9 @@ async def test_timer_catch_fires_when_the_clock_moves(zeebe: Target) -> None:
     run = asyncio.create_task(zeebe.client.run_process_with_result("timer", {}, timeout=15_000))
     await wait_for(lambda: server.engine.processor.state.timers, message="the timer")
     zeebe.advance_clock(23 * 3_600_000)
-    await asyncio.sleep(0.05)
+    # A command through the one writer: the scheduler queued any due timer before it, so it has fired by now.
+    await zeebe.client.publish_message("barrier", "none", time_to_live_in_milliseconds=0)
+    assert server.engine.processor.state.timers
     assert not run.done()
     zeebe.advance_clock(2 * 3_600_000)
     result = await asyncio.wait_for(run, 10)
